@@ -1,0 +1,75 @@
+/**
+ * The one place that maps an error to an outcome (delivered / retry later /
+ * give up). Handlers call classify() on whatever they caught.
+ */
+import { describeError, JpError, systemCode } from './errors.js';
+import { delivered, giveUp, retryLater, type Outcome } from './outcome.js';
+
+/** errno values the primary service puts into genericFault/code. */
+export const ERRNO = { EPERM: 1, ENOENT: 2, EACCES: 13, EEXIST: 17, EINVAL: 22 } as const;
+
+export interface ClassifyContext {
+  /** The SOAP operation that failed, when the error came from one. */
+  operation?: string;
+}
+
+const TEMPORARY_SYSTEM_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'EHOSTDOWN', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'ENOSPC', 'EMFILE',
+  'ENFILE', 'EBUSY', 'EAGAIN', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** FTP replies that cannot get better by trying again. */
+const PERMANENT_FTP_CODES = new Set([501, 553]);
+/** HTTP statuses that blame the request rather than the service or our setup. */
+const PERMANENT_HTTP_STATUSES = new Set([400, 413, 422]);
+/** Fault codes that are permanent refusals for any operation. */
+const PERMANENT_FAULTS = new Set<number>([ERRNO.EPERM, ERRNO.EACCES, ERRNO.EINVAL]);
+
+export function classify(error: unknown, ctx: ClassifyContext = {}): Outcome {
+  const reason = describeError(error);
+  if (error instanceof JpError) {
+    if (error.temporary === true) return retryLater(reason);
+    if (error.temporary === false) return giveUp(reason);
+    switch (error.code) {
+      case 'JP_MALFORMED_MESSAGE':
+      case 'JP_BAD_MESSAGE_NAME':
+      case 'JP_PATH_NOT_ALLOWED':
+      case 'JP_LOCAL_FILE':
+      case 'JP_BAD_REQUEST':
+        return giveUp(reason);
+      case 'JP_SOAP_FAULT':
+        return classifyFault(error, reason, ctx);
+      case 'JP_HTTP_STATUS':
+        return error.status !== undefined && PERMANENT_HTTP_STATUSES.has(error.status)
+          ? giveUp(reason)
+          : retryLater(reason);
+      case 'JP_FTP':
+        return error.ftpCode !== undefined && PERMANENT_FTP_CODES.has(error.ftpCode)
+          ? giveUp(reason)
+          : retryLater(reason);
+      case 'JP_CONFIG':
+      case 'JP_NETWORK':
+      case 'JP_TLS':
+      case 'JP_TIMEOUT':
+      case 'JP_CREDENTIALS':
+      case 'JP_BAD_REPLY':
+      case 'JP_DATABASE':
+      case 'JP_ABORTED':
+        return retryLater(reason);
+    }
+  }
+  const code = systemCode(error);
+  if (code !== undefined && TEMPORARY_SYSTEM_CODES.has(code)) return retryLater(reason);
+  // Unknown errors are retried: the give-up limit bounds them, nothing is lost.
+  return retryLater(reason);
+}
+
+function classifyFault(error: JpError, reason: string, ctx: ClassifyContext): Outcome {
+  const fc = error.faultCode;
+  if (fc === ERRNO.EEXIST && ctx.operation === 'RegisterJob') {
+    return delivered('job already registered (EEXIST)');
+  }
+  if (fc !== undefined && PERMANENT_FAULTS.has(fc)) return giveUp(reason);
+  return retryLater(reason);
+}

@@ -1,0 +1,46 @@
+/**
+ * pino loggers: JSON lines by default (service managers, log shippers),
+ * readable colourless-or-coloured text with `-g`. Workers get a child
+ * logger carrying their kind and pid; every message outcome is one line.
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+export interface LogOptions {
+  /** 'json' (default) or 'pretty' (readable, for -g). */
+  format?: 'json' | 'pretty';
+  level?: string;
+  /** Append to this file instead of stderr. */
+  file?: string;
+  name?: string;
+}
+
+/** Keys whose values are never written to logs. */
+export const REDACT = ['pwd', 'password', 'key', 'passphrase', '*.pwd', '*.password', '*.passphrase', 'url'];
+
+export function createLogger(opts: LogOptions = {}): Logger {
+  const base = {
+    name: opts.name ?? 'jp-importer',
+    level: opts.level ?? 'info',
+    redact: { paths: REDACT, censor: '[redacted]' },
+  };
+  let dest: DestinationStream;
+  if (opts.format === 'pretty') {
+    dest = pretty({
+      sync: true,
+      colorize: opts.file === undefined && process.stderr.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'hostname',
+      destination: opts.file ?? 2,
+      append: true,
+    });
+  } else {
+    dest = pino.destination({ dest: opts.file ?? 2, sync: true, append: true, mkdir: true });
+  }
+  return pino(base, dest);
+}
+
+/** A logger that drops everything (tests, library use without a logger). */
+export const silentLogger: Logger = pino({ level: 'silent' });

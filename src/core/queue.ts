@@ -1,0 +1,35 @@
+/**
+ * What the worker loop needs from a message store. Implemented by the
+ * maildir Spool (src/maildir) and by jobman's own iqueue/oqueue/equeue
+ * layout (src/jobman), so both go through one claim/retry/give-up loop.
+ */
+import type { ClaimedMessage, FailureResult } from '../maildir/spool.js';
+
+export type { ClaimedMessage, FailureResult } from '../maildir/spool.js';
+
+export interface MessageQueue {
+  /** Human-readable identity for logs (usually the root directory). */
+  readonly root: string;
+  /** Directory to fs.watch for new arrivals. */
+  readonly watchDir: string;
+  init(): Promise<unknown>;
+  /** Candidate names of new messages, streamed. */
+  scanNew(): AsyncIterable<string>;
+  /** Names of retry messages whose next attempt is due, streamed. */
+  scanDue(now?: number): AsyncIterable<string>;
+  /** Atomically claim; undefined when another consumer won the race. */
+  claim(name: string, from: 'new' | 'post'): Promise<ClaimedMessage | undefined>;
+  read(msg: ClaimedMessage, maxBytes: number): Promise<Buffer>;
+  delivered(msg: ClaimedMessage): Promise<void>;
+  failed(msg: ClaimedMessage, reason: string): Promise<FailureResult>;
+  giveUp(msg: ClaimedMessage, reason: string): Promise<FailureResult>;
+  /** Return a claimed message unprocessed (shutdown). */
+  release(msg: ClaimedMessage): Promise<void>;
+  /** Return claims of dead processes of this host to the queue. */
+  recover(): Promise<{ recovered: string[] }>;
+  /**
+   * If `name` cannot be a message (reserved/unsafe name), set it aside with a
+   * reason and return the name it was kept under; undefined when the name is fine.
+   */
+  refuseName(name: string): Promise<string | undefined>;
+}

@@ -1,0 +1,80 @@
+/** Small durable file-system helpers shared by the spool code. */
+import { constants, promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { systemCode } from '../core/errors.js';
+
+/** fsync a directory so a link/rename/unlink in it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await fh.sync();
+  } catch (e) {
+    // Some file systems refuse fsync on directories; durability is then theirs.
+    if (systemCode(e) !== 'EINVAL' && systemCode(e) !== 'EISDIR') throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Create a new file exclusively, write, fsync, close. Throws EEXIST if taken. */
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.unlink(path).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+}
+
+let tmpSeq = 0;
+/**
+ * Replace `path` atomically: write a hidden temporary beside it, fsync,
+ * rename over, fsync the directory.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.tmp-${process.pid}-${++tmpSeq}-${Date.now()}`);
+  await writeNewFile(tmp, data, mode);
+  try {
+    await fsp.rename(tmp, path);
+  } catch (e) {
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fsyncDir(dir);
+}
+
+/** unlink that treats an already-missing file as done. */
+export async function unlinkIfExists(path: string): Promise<boolean> {
+  try {
+    await fsp.unlink(path);
+    return true;
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** rename that reports a lost race (ENOENT on the source) as false. */
+export async function renameIfExists(from: string, to: string): Promise<boolean> {
+  try {
+    await fsp.rename(from, to);
+    return true;
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** mkdir -p with a mode, and enforce the mode on an existing directory we own. */
+export async function ensureDir(path: string, mode: number): Promise<void> {
+  await fsp.mkdir(path, { recursive: true, mode });
+  const st = await fsp.stat(path);
+  if (!st.isDirectory()) throw Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' });
+  if ((st.mode & 0o777) !== mode && st.uid === process.getuid?.()) await fsp.chmod(path, mode);
+}

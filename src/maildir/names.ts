@@ -1,0 +1,79 @@
+/**
+ * Pure functions for spool file names.
+ *
+ * Message names: the LB C library writes `<sec>_<usec>.<host>`; this port
+ * writes `<sec>_<usec>_<pid>_<seq>.<host>` (same leading time, unique across
+ * processes on one host and across hosts sharing a spool).
+ *
+ * Claimed names in cur/: `<name>:<pid>@<host>` — the claimer is recorded in
+ * the name itself, so the claim is one atomic rename.
+ *
+ * Sidecars: `<name>.meta` beside a message in post/ and undeliverable/.
+ */
+export const META_SUFFIX = '.meta';
+
+/** Host part safe for a file name (no '/', ':', '@' or blanks). */
+export function sanitizeHost(host: string): string {
+  const s = host.replace(/[^A-Za-z0-9.-]/g, '-').replace(/^\.+/, '');
+  return s.length > 0 ? s.slice(0, 200) : 'localhost';
+}
+
+export interface NameParts {
+  readonly sec: number;
+  readonly usec: number;
+}
+
+export function generateName(nowMs: number, pid: number, seq: number, host: string, usecFraction = 0): string {
+  const sec = Math.floor(nowMs / 1000);
+  const usec = (nowMs % 1000) * 1000 + (usecFraction % 1000);
+  return `${sec}_${String(usec).padStart(6, '0')}_${pid}_${seq}.${sanitizeHost(host)}`;
+}
+
+/** Creation time encoded in an LB-style name, or undefined for other names. */
+export function parseNameTime(name: string): NameParts | undefined {
+  const m = /^(\d{1,12})_(\d{1,6})(?:_\d+_\d+)?\./.exec(name);
+  if (m === null) return undefined;
+  return { sec: Number(m[1]), usec: Number(m[2]) };
+}
+
+/**
+ * Why a name found in new/ (or post/) is not usable as a message name, or
+ * undefined when it is fine. Dot files are skipped before this is asked.
+ */
+export function badMessageName(name: string): string | undefined {
+  if (name.length === 0) return 'empty name';
+  if (name.startsWith('.')) return 'hidden file';
+  if (name.includes('/') || name.includes('\0')) return 'name contains a path separator or NUL';
+  if (name.includes(':')) return "name contains ':' (reserved for claims)";
+  if (name.endsWith(META_SUFFIX)) return `name ends with '${META_SUFFIX}' (reserved for sidecars)`;
+  if (Buffer.byteLength(name) > 200) return 'name longer than 200 bytes';
+  return undefined;
+}
+
+export function claimName(name: string, pid: number, host: string): string {
+  return `${name}:${pid}@${sanitizeHost(host)}`;
+}
+
+export interface ClaimParts {
+  readonly name: string;
+  readonly pid: number;
+  readonly host: string;
+}
+
+export function parseClaimName(claimed: string): ClaimParts | undefined {
+  const colon = claimed.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const m = /^(\d{1,10})@([A-Za-z0-9.-]+)$/.exec(claimed.slice(colon + 1));
+  if (m === null) return undefined;
+  const pid = Number(m[1]);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  return { name: claimed.slice(0, colon), pid, host: m[2] as string };
+}
+
+export function metaName(name: string): string {
+  return name + META_SUFFIX;
+}
+
+export function isMetaName(entry: string): boolean {
+  return entry.endsWith(META_SUFFIX);
+}
