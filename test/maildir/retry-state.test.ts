@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  afterFailure, backoffDelay, clampReason, DEFAULT_RETRY_POLICY, formatDuration, giveUpMeta, HISTORY_LIMIT,
+  parseMeta, serializeMeta, type RetryPolicy,
+} from '../../src/maildir/retry-state.js';
+
+const noJitter: RetryPolicy = { ...DEFAULT_RETRY_POLICY, jitter: 0 };
+
+test('defaults: first retry 5 min, cap 1 h, give up after 5 days', () => {
+  assert.equal(DEFAULT_RETRY_POLICY.firstDelayMs, 300_000);
+  assert.equal(DEFAULT_RETRY_POLICY.maxDelayMs, 3_600_000);
+  assert.equal(DEFAULT_RETRY_POLICY.giveUpAfterMs, 5 * 86_400_000);
+});
+
+const backoffCases: [number, number][] = [
+  [0, 300_000], [1, 300_000], [2, 600_000], [3, 1_200_000], [4, 2_400_000], [5, 3_600_000], [50, 3_600_000], [10_000, 3_600_000],
+];
+for (const [attempts, want] of backoffCases) {
+  test(`backoffDelay(${attempts}) without jitter = ${want}`, () => assert.equal(backoffDelay(attempts, noJitter), want));
+}
+
+test('jitter spreads the delay over ±jitter/2 and stays bounded', () => {
+  const p = { ...DEFAULT_RETRY_POLICY, jitter: 0.2 };
+  assert.equal(backoffDelay(1, p, () => 0), 270_000);
+  assert.equal(backoffDelay(1, p, () => 1), 330_000);
+  assert.ok(backoffDelay(99, p, () => 1) <= 3_600_000 * 1.1);
+});
+
+test('afterFailure schedules growing retries, keeps bounded history, then gives up', () => {
+  let now = 1_000_000;
+  let meta = undefined;
+  const delays: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const d = afterFailure(meta, `boom ${i}`, now, noJitter);
+    assert.equal(d.action, 'retry');
+    delays.push(d.meta.nextAttemptAt - now);
+    meta = d.meta;
+    now = d.meta.nextAttemptAt;
+  }
+  assert.deepEqual(delays.slice(0, 6), [300_000, 600_000, 1_200_000, 2_400_000, 3_600_000, 3_600_000]);
+  assert.equal(meta?.attempts, 8);
+  assert.equal(meta?.history.length, HISTORY_LIMIT);
+  assert.equal(meta?.lastError, 'boom 7');
+  assert.equal(meta?.firstFailureAt, 1_000_000);
+  const late = afterFailure(meta, 'still down', 1_000_000 + noJitter.giveUpAfterMs, noJitter);
+  assert.equal(late.action, 'giveup');
+  assert.match(late.meta.gaveUpReason ?? '', /gave up after 9 attempts over 5\.0d; last error: still down/);
+});
+
+test('serializeMeta/parseMeta round-trip', () => {
+  const m = giveUpMeta(undefined, 'bad\nthing', 5);
+  assert.equal(m.lastError, 'bad thing');
+  assert.deepEqual(parseMeta(serializeMeta(m)), m);
+  const r = afterFailure(undefined, 'x', 10, noJitter).meta;
+  assert.deepEqual(parseMeta(serializeMeta(r)), r);
+});
+
+const badMeta = ['', 'null', '[]', '{"version":2}', '{"version":1,"attempts":"1"}',
+  '{"version":1,"attempts":1,"firstFailureAt":1,"lastAttemptAt":1,"nextAttemptAt":1,"lastError":"x","history":[{"at":"x"}]}',
+  '{"version":1,"attempts":1,"firstFailureAt":1,"lastAttemptAt":1,"nextAttemptAt":1,"lastError":5,"history":[]}',
+  '{not json'];
+for (const t of badMeta) {
+  test(`parseMeta refuses ${JSON.stringify(t).slice(0, 40)}`, () => assert.equal(parseMeta(t), undefined));
+}
+
+test('clampReason: one line, bounded', () => {
+  assert.equal(clampReason('a\r\nb'), 'a b');
+  assert.ok(clampReason('x'.repeat(5000)).length <= 2001);
+});
+
+const durCases: [number, string][] = [[0, '0s'], [59_000, '59s'], [300_000, '5m'], [7_200_000, '2.0h'], [5 * 86_400_000, '5.0d']];
+for (const [ms, s] of durCases) test(`formatDuration(${ms})`, () => assert.equal(formatDuration(ms), s));

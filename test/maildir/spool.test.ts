@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { link, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { Spool } from '../../src/maildir/spool.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+
+function fakeClock(start = 1_700_000_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => { now += ms; } };
+}
+
+async function ls(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
+}
+
+test('init creates tmp new cur post undeliverable with mode 0700', async (t) => {
+  const root = join(await tempDir(t), 'reg');
+  await new Spool(root).init();
+  for (const d of ['tmp', 'new', 'cur', 'post', 'undeliverable']) {
+    const st = await stat(join(root, d));
+    assert.ok(st.isDirectory());
+    assert.equal(st.mode & 0o777, 0o700, d);
+  }
+});
+
+test('store: tmp → fsync → link into new/, file 0600, tmp removed, names unique', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const names = await Promise.all(Array.from({ length: 50 }, (_, i) => spool.store(`body ${i}`)));
+  assert.equal(new Set(names).size, 50);
+  assert.deepEqual(await ls(join(root, 'tmp')), []);
+  assert.equal((await ls(join(root, 'new'))).length, 50);
+  const st = await stat(join(root, 'new', names[0] as string));
+  assert.equal(st.mode & 0o777, 0o600);
+  assert.equal(await readFile(join(root, 'new', names[3] as string), 'utf8'), 'body 3');
+});
+
+test('a message written like the C LB library (tmp link kept) is claimed and delivered; both links go', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const name = '1732180000_123456.localhost';
+  await writeFile(join(root, 'tmp', name), 'https://lb:9000/x\n/CN=a', { mode: 0o600 });
+  await link(join(root, 'tmp', name), join(root, 'new', name));
+  const names: string[] = [];
+  for await (const n of spool.scanNew()) names.push(n);
+  assert.deepEqual(names, [name]);
+  const msg = await spool.claim(name);
+  assert.ok(msg);
+  assert.deepEqual(await ls(join(root, 'cur')), [`${name}:${process.pid}@${spool.host}`]);
+  assert.equal((await spool.read(msg, 1000)).toString(), 'https://lb:9000/x\n/CN=a');
+  await spool.delivered(msg);
+  for (const d of ['tmp', 'new', 'cur', 'post']) assert.deepEqual(await ls(join(root, d)), [], d);
+});
+
+test('claim race: the second claim of one name returns undefined', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const name = await spool.store('x');
+  const [a, b] = await Promise.all([spool.claim(name), spool.claim(name)]);
+  assert.equal([a, b].filter((m) => m !== undefined).length, 1);
+});
+
+test('read refuses a message over the size limit without reading it', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const msg = await spool.claim(await spool.store(Buffer.alloc(2048)));
+  assert.ok(msg);
+  await assert.rejects(spool.read(msg, 1024), /2048 bytes, more than the limit of 1024/);
+});
+
+test('failed → post/ with meta and mtime = next attempt; due scan; retry keeps attempts; delivered clears meta', async (t) => {
+  const root = await tempDir(t);
+  const clock = fakeClock();
+  const spool = new Spool(root, { clock, random: () => 0.5 });
+  await spool.init();
+  const name = await spool.store('x', { keepTmpLink: true });
+  let msg = await spool.claim(name);
+  assert.ok(msg);
+  const r1 = await spool.failed(msg, 'ECONNREFUSED');
+  assert.equal(r1.state, 'post');
+  assert.deepEqual(await ls(join(root, 'post')), [name, `${name}.meta`].sort());
+  const st = await stat(join(root, 'post', name));
+  assert.equal(Math.round(st.mtimeMs), clock.now() + DEFAULT_RETRY_POLICY.firstDelayMs);
+  const collect = async () => { const out: string[] = []; for await (const n of spool.scanDue()) out.push(n); return out; };
+  assert.deepEqual(await collect(), [], 'not due yet');
+  clock.advance(DEFAULT_RETRY_POLICY.firstDelayMs);
+  assert.deepEqual(await collect(), [name]);
+  msg = await spool.claim(name, 'post');
+  assert.equal(msg?.meta?.attempts, 1);
+  assert.equal(msg?.meta?.lastError, 'ECONNREFUSED');
+  assert.ok(msg);
+  const r2 = await spool.failed(msg, 'ECONNRESET');
+  assert.equal(r2.state === 'post' && r2.attempts, 2);
+  msg = await spool.claim(name, 'post');
+  assert.ok(msg);
+  await spool.delivered(msg);
+  for (const d of ['tmp', 'new', 'cur', 'post']) assert.deepEqual(await ls(join(root, d)), [], d);
+});
+
+test('retry past the give-up limit and permanent give-up keep the message with the reason beside it', async (t) => {
+  const root = await tempDir(t);
+  const clock = fakeClock();
+  const spool = new Spool(root, { clock, policy: { ...DEFAULT_RETRY_POLICY, giveUpAfterMs: 1000 } });
+  await spool.init();
+  const a = await spool.store('a', { keepTmpLink: true });
+  let msg = await spool.claim(a);
+  assert.ok(msg);
+  await spool.failed(msg, 'down');
+  clock.advance(DEFAULT_RETRY_POLICY.maxDelayMs * 2);
+  msg = await spool.claim(a, 'post');
+  assert.ok(msg);
+  const r = await spool.failed(msg, 'still down');
+  assert.equal(r.state, 'undeliverable');
+  const meta = await spool.readMeta('undeliverable', a);
+  assert.match(meta?.gaveUpReason ?? '', /gave up after 2 attempts.*still down/);
+  const b = await spool.store('b');
+  const mb = await spool.claim(b);
+  assert.ok(mb);
+  await spool.giveUp(mb, 'malformed: one line');
+  assert.deepEqual(await ls(join(root, 'undeliverable')), [a, `${a}.meta`, b, `${b}.meta`].sort());
+  assert.equal((await spool.readMeta('undeliverable', b))?.gaveUpReason, 'malformed: one line');
+  assert.deepEqual(await ls(join(root, 'post')), []);
+  assert.deepEqual(await ls(join(root, 'tmp')), [], 'tmp twin removed when given up');
+});
+
+test('recover returns claims of dead local pids only; live and foreign claims stay', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root, { host: 'me' });
+  await spool.init();
+  await writeFile(join(root, 'cur', 'm1:999999@me'), '1');
+  await writeFile(join(root, 'cur', `m2:${process.pid}@me`), '2');
+  await writeFile(join(root, 'cur', 'm3:999999@otherhost'), '3');
+  await writeFile(join(root, 'cur', 'garbage'), '4');
+  const r = await spool.recover((pid) => pid === process.pid);
+  assert.deepEqual(r.recovered, ['m1']);
+  assert.deepEqual(await ls(join(root, 'new')), ['m1']);
+  assert.deepEqual(await ls(join(root, 'cur')), ['garbage', `m2:${process.pid}@me`, 'm3:999999@otherhost'].sort());
+});
+
+test('legacy work/ messages are adopted into new/ at init', async (t) => {
+  const root = await tempDir(t);
+  await mkdir(join(root, 'work'), { recursive: true });
+  await writeFile(join(root, 'work', '1_1.lb'), 'x');
+  const { adopted } = await new Spool(root).init();
+  assert.equal(adopted, 1);
+  assert.deepEqual(await ls(join(root, 'new')), ['1_1.lb']);
+  assert.deepEqual(await ls(join(root, 'work')), []);
+});
+
+test('reserved names in new/ are kept aside in undeliverable/ with a reason', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  await writeFile(join(root, 'new', 'evil:1@h'), 'x');
+  const kept = await spool.refuseName('evil:1@h');
+  assert.ok(kept);
+  assert.match((await spool.readMeta('undeliverable', kept))?.gaveUpReason ?? '', /bad message file name "evil:1@h".*reserved/);
+  assert.equal(await spool.refuseName('fine_name'), undefined);
+});
+
+test('several processes claiming from one spool: every message exactly once', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const N = 600;
+  const all = new Set<string>();
+  for (let i = 0; i < N; i++) all.add(await spool.store(`m${i}`));
+  const child = new URL('../fixtures/claimer.js', import.meta.url).pathname;
+  const outs = await Promise.all([1, 2, 3, 4].map(() => run(process.execPath, [child, root], { timeout: 60_000 })));
+  const lists = outs.map((o) => JSON.parse(o.stdout) as string[]);
+  const seen = lists.flat();
+  assert.equal(seen.length, N, 'no message twice');
+  assert.deepEqual(new Set(seen), all, 'none lost');
+  assert.deepEqual(await ls(join(root, 'new')), []);
+  assert.deepEqual(await ls(join(root, 'cur')), []);
+});
