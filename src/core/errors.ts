@@ -86,7 +86,7 @@ export function describeError(e: unknown): string {
   let cur: unknown = e;
   for (let depth = 0; cur !== undefined && cur !== null && depth < 6; depth++) {
     if (cur instanceof Error) {
-      const code = systemCode(cur);
+      const code = cur instanceof JpError ? undefined : systemCode(cur);
       const msg = cur.message || cur.name;
       parts.push(code !== undefined && !msg.includes(code) ? `${msg} (${code})` : msg);
       cur = cur.cause;
@@ -95,5 +95,5 @@ export function describeError(e: unknown): string {
       break;
     }
   }
-  return parts.join(': ');
+  return parts.length > 0 && parts.some((p) => p.length > 0) ? parts.join(': ') : 'unknown error';
 }

@@ -74,6 +74,11 @@ export class Spool {
     return dirOf(this.root, d);
   }
 
+  /** new/ is where arrivals appear (watched by the worker loop). */
+  get watchDir(): string {
+    return this.dir('new');
+  }
+
   /** Create the directories (0700) and adopt messages left in a legacy work/. */
   async init(): Promise<{ adopted: number }> {
     await ensureDir(this.root, DIR_MODE);

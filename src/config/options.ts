@@ -1,0 +1,177 @@
+/**
+ * Options of the jp-importer daemon: one typed interface, one defaults
+ * object, one validation function whose errors name the flag, the value and
+ * the rule.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { JpError } from '../core/errors.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../maildir/retry-state.js';
+import { parseDuration } from './duration.js';
+import { DEFAULT_SPOOL_ROOT, PACKAGE_ROOT } from './paths.js';
+
+export const WORKER_KINDS = ['reg', 'dump', 'sandbox'] as const;
+export type WorkerKind = (typeof WORKER_KINDS)[number];
+
+export interface ImporterOptions {
+  /** Primary service endpoint: `host:port` (= https://host:port/) or a URL. */
+  readonly jpps: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly caDir: string;
+  readonly regMdir: string;
+  readonly dumpMdir: string;
+  readonly sandboxMdir: string;
+  readonly dumpSlaves: number;
+  readonly workers: readonly WorkerKind[];
+  readonly pidfile: string;
+  readonly pollMs: number;
+  readonly store: string | undefined;
+  readonly allowDirs: readonly string[];
+  readonly debug: boolean;
+  readonly foreground: boolean;
+  readonly logFile: string | undefined;
+  readonly logLevel: string;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+}
+
+/** The raw values as they come from flags (strings or numbers, all optional). */
+export type RawOptions = Partial<Record<string, unknown>>;
+
+function firstExisting(candidates: string[]): string {
+  return candidates.find((p) => existsSync(p)) ?? (candidates[candidates.length - 1] as string);
+}
+
+/** Defaults: grid-security paths on a real host, the dev certs in a checkout. */
+export function defaultOptions(env: NodeJS.ProcessEnv = process.env): ImporterOptions {
+  const devCerts = join(PACKAGE_ROOT, 'certs');
+  return {
+    jpps: 'localhost:8900',
+    cert: env['X509_USER_CERT'] ?? firstExisting(['/etc/grid-security/hostcert.pem', join(devCerts, 'client.pem')]),
+    key: env['X509_USER_KEY'] ?? firstExisting(['/etc/grid-security/hostkey.pem', join(devCerts, 'client-key.pem')]),
+    caDir: env['X509_CERT_DIR'] ?? firstExisting(['/etc/grid-security/certificates', join(devCerts, 'ca')]),
+    regMdir: join(DEFAULT_SPOOL_ROOT, 'reg'),
+    dumpMdir: join(DEFAULT_SPOOL_ROOT, 'dump'),
+    sandboxMdir: join(DEFAULT_SPOOL_ROOT, 'sandbox'),
+    dumpSlaves: 1,
+    workers: ['reg', 'dump', 'sandbox'],
+    pidfile: join(DEFAULT_SPOOL_ROOT, 'jp-importer.pid'),
+    pollMs: 2000,
+    store: undefined,
+    allowDirs: [],
+    debug: false,
+    foreground: false,
+    logFile: undefined,
+    logLevel: 'info',
+    concurrency: 16,
+    timeoutMs: 120_000,
+    retry: DEFAULT_RETRY_POLICY,
+  };
+}
+
+function bad(flag: string, value: unknown, rule: string): JpError {
+  return new JpError('JP_CONFIG', `${flag}: ${rule}, got ${JSON.stringify(value)}`);
+}
+
+function str(raw: RawOptions, key: string, flag: string, dflt: string): string {
+  const v = raw[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || v.trim().length === 0) throw bad(flag, v, 'must be a non-empty string');
+  return v;
+}
+
+function path(raw: RawOptions, key: string, flag: string, dflt: string): string {
+  const v = str(raw, key, flag, dflt);
+  if (v.includes('\0')) throw bad(flag, v, 'must be a path');
+  return isAbsolute(v) ? v : resolve(v);
+}
+
+function int(raw: RawOptions, key: string, flag: string, dflt: number, min: number, max: number): number {
+  const v = raw[key];
+  if (v === undefined) return dflt;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw bad(flag, v, `must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function duration(raw: RawOptions, key: string, flag: string, dflt: number, bareUnit: 'ms' | 's', minMs: number, maxMs: number): number {
+  const v = raw[key];
+  if (v === undefined) return dflt;
+  const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(v, bareUnit) : undefined;
+  if (ms === undefined || ms < minMs || ms > maxMs) {
+    throw bad(flag, v, `must be a duration (e.g. 2, 500ms, 30s, 5m, 1h, 5d) from ${minMs}ms to ${maxMs / 86_400_000}d`);
+  }
+  return ms;
+}
+
+const HOST_PORT = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):\d{1,5}$/;
+
+export function validateEndpoint(v: string, flag: string): string {
+  if (HOST_PORT.test(v)) {
+    const port = Number(v.slice(v.lastIndexOf(':') + 1));
+    if (port >= 1 && port <= 65535) return v;
+  } else {
+    try {
+      const u = new URL(v);
+      if ((u.protocol === 'https:' || u.protocol === 'http:') && u.hostname.length > 0) return v;
+    } catch {
+      /* fall through */
+    }
+  }
+  throw bad(flag, v, 'must be host:port (port 1-65535) or an http(s) URL');
+}
+
+export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = process.env): ImporterOptions {
+  const d = defaultOptions(env);
+  const workersRaw = raw['workers'];
+  let workers: WorkerKind[] = [...d.workers];
+  if (workersRaw !== undefined) {
+    const list = (Array.isArray(workersRaw) ? workersRaw : [workersRaw]).flatMap((w) => String(w).split(','));
+    workers = [];
+    for (const w of list.map((s) => s.trim()).filter((s) => s.length > 0)) {
+      if (!(WORKER_KINDS as readonly string[]).includes(w)) throw bad('--workers', w, `must list kinds from ${WORKER_KINDS.join(', ')}`);
+      if (!workers.includes(w as WorkerKind)) workers.push(w as WorkerKind);
+    }
+  }
+  const allowRaw = raw['allowDir'];
+  const allowDirs = (allowRaw === undefined ? [] : Array.isArray(allowRaw) ? allowRaw : [allowRaw]).map((v) => {
+    if (typeof v !== 'string' || v.length === 0) throw bad('--allow-dir', v, 'must be a directory path');
+    return resolve(v);
+  });
+  const storeRaw = raw['store'];
+  const first = duration(raw, 'retryFirst', '--retry-first', d.retry.firstDelayMs, 's', 10, 7 * 86_400_000);
+  const max = duration(raw, 'retryMax', '--retry-max', Math.max(d.retry.maxDelayMs, first), 's', first, 30 * 86_400_000);
+  const opts: ImporterOptions = {
+    jpps: validateEndpoint(str(raw, 'jpps', '--jpps (-p)', d.jpps), '--jpps (-p)'),
+    cert: path(raw, 'cert', '--cert (-c)', d.cert),
+    key: path(raw, 'key', '--key (-k)', d.key),
+    caDir: path(raw, 'CAdir', '--CAdir (-C)', d.caDir),
+    regMdir: path(raw, 'regMdir', '--reg-mdir (-r)', d.regMdir),
+    dumpMdir: path(raw, 'dumpMdir', '--dump-mdir (-d)', d.dumpMdir),
+    sandboxMdir: path(raw, 'sandboxMdir', '--sandbox-mdir (-s)', d.sandboxMdir),
+    dumpSlaves: int(raw, 'dumpSlaves', '--dump-slaves (-D)', d.dumpSlaves, 1, 20),
+    workers,
+    pidfile: path(raw, 'pidfile', '--pidfile (-i)', d.pidfile),
+    pollMs: duration(raw, 'poll', '--poll (-t)', d.pollMs, 's', 10, 3_600_000),
+    store: storeRaw === undefined ? undefined : path(raw, 'store', '--store (-S)', ''),
+    allowDirs,
+    debug: raw['debug'] === true,
+    foreground: raw['foreground'] === true,
+    logFile: raw['logFile'] === undefined ? undefined : path(raw, 'logFile', '--log-file', ''),
+    logLevel: str(raw, 'logLevel', '--log-level', d.logLevel),
+    concurrency: int(raw, 'concurrency', '--concurrency', d.concurrency, 1, 256),
+    timeoutMs: duration(raw, 'timeout', '--timeout', d.timeoutMs, 's', 100, 3_600_000),
+    retry: {
+      firstDelayMs: first,
+      maxDelayMs: max,
+      giveUpAfterMs: duration(raw, 'giveUpAfter', '--give-up-after', d.retry.giveUpAfterMs, 's', 1000, 365 * 86_400_000),
+      jitter: d.retry.jitter,
+    },
+  };
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(opts.logLevel)) {
+    throw bad('--log-level', opts.logLevel, 'must be one of fatal, error, warn, info, debug, trace');
+  }
+  return opts;
+}
