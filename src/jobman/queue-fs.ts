@@ -1,0 +1,117 @@
+/** File moves for jobman's queue folders: no-clobber, crash-tolerant, across file systems if need be. */
+import { constants, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { JpError, systemCode } from '../core/errors.js';
+import { fsyncDir, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
+
+export const REASON_SUFFIX = '.reason';
+const MAX_TRIES = 10;
+
+type PlaceResult = 'ok' | 'exists' | 'gone';
+
+/** Put `from` at `to` without replacing anything there (hard link, or a copy across devices). */
+async function place(from: string, to: string): Promise<PlaceResult> {
+  try {
+    await fsp.link(from, to);
+    return 'ok';
+  } catch (e) {
+    const code = systemCode(e);
+    if (code === 'EEXIST') {
+      const [a, b] = await Promise.all([fsp.lstat(from).catch(() => undefined), fsp.lstat(to).catch(() => undefined)]);
+      if (a === undefined) return 'gone';
+      // Same file already there: a crash between link and unlink.
+      return b !== undefined && a.ino === b.ino && a.dev === b.dev ? 'ok' : 'exists';
+    }
+    if (code === 'ENOENT') return 'gone';
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw e;
+  }
+  try {
+    await fsp.copyFile(from, to, constants.COPYFILE_EXCL);
+  } catch (e) {
+    if (systemCode(e) === 'EEXIST') return 'exists';
+    if (systemCode(e) === 'ENOENT') return 'gone';
+    throw e;
+  }
+  const fh = await fsp.open(to, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return 'ok';
+}
+
+function candidate(name: string, i: number, now: number): string {
+  return i === 0 ? name : `${name}.${now}_${i}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fsp.lstat(path);
+    return true;
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/**
+ * Move `from` into `dir` as `name` (or `name.<ms>_<n>` when taken). Returns
+ * the name used, or undefined when `from` is gone (another process moved it).
+ * With `sidecar`, `<target>.reason` is written before the file appears.
+ */
+export async function moveInto(from: string, dir: string, name: string, now: number, sidecar?: string): Promise<string | undefined> {
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const target = candidate(name, i, now);
+    const to = join(dir, target);
+    if (await exists(to)) {
+      const [a, b] = await Promise.all([fsp.lstat(from).catch(() => undefined), fsp.lstat(to).catch(() => undefined)]);
+      if (a === undefined) return undefined;
+      if (b === undefined || a.ino !== b.ino || a.dev !== b.dev) continue;
+    }
+    if (sidecar !== undefined) await writeFileAtomic(join(dir, target + REASON_SUFFIX), sidecar, 0o600);
+    const r = await place(from, to);
+    if (r === 'exists') continue;
+    if (r === 'gone') {
+      if (sidecar !== undefined) await unlinkIfExists(join(dir, target + REASON_SUFFIX));
+      return undefined;
+    }
+    await unlinkIfExists(from);
+    await fsyncDir(dir);
+    return target;
+  }
+  throw new JpError('JP_CONFIG', `cannot move ${from} into ${dir}: ${MAX_TRIES} names taken`);
+}
+
+/** Read a claimed file (never following a symlink), refusing more than maxBytes. */
+export async function readLimited(path: string, maxBytes: number): Promise<Buffer> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    if (systemCode(e) === 'ELOOP') throw new JpError('JP_MALFORMED_MESSAGE', 'request is a symbolic link', { cause: e });
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new JpError('JP_MALFORMED_MESSAGE', 'request is not a regular file');
+    if (st.size > maxBytes) throw new JpError('JP_MALFORMED_MESSAGE', `request is ${st.size} bytes, more than the limit of ${maxBytes}`);
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** mkdir -p with `mode` for what is created; existing folders keep their permissions (jobman's). */
+export async function mkdirKeep(path: string, mode: number): Promise<void> {
+  await fsp.mkdir(path, { recursive: true, mode });
+  const st = await fsp.stat(path);
+  if (!st.isDirectory()) throw new JpError('JP_CONFIG', `${path} is not a directory`);
+}

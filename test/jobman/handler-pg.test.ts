@@ -1,0 +1,3 @@
+import { defineHandlerSuite } from './handler-suite.js';
+
+defineHandlerSuite('postgres');
