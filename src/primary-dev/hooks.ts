@@ -1,0 +1,95 @@
+/**
+ * Failure injection and counters of the reference primary service
+ * (admin endpoint /admin/hooks and /admin/stats).
+ */
+import { DEV_OPS } from './soap-server.js';
+
+export interface DevHooks {
+  /** Answer the next N SOAP calls with a fault (errno failCode). */
+  readonly failNext: number;
+  /** errno of injected faults (default 11, EAGAIN). */
+  readonly failCode: number;
+  /** Delay every SOAP answer by this many ms. */
+  readonly latencyMs: number;
+  /** Destroy the connection without answering for the next N SOAP calls. */
+  readonly closeNext: number;
+  /** FTP side: drop the data connection of uploads after this many bytes (0 = off). */
+  readonly ftpDropAfterBytes: number;
+  /** FTP side: refuse logins. */
+  readonly ftpRefuseLogins: boolean;
+}
+
+export const DEFAULT_HOOKS: DevHooks = {
+  failNext: 0,
+  failCode: 11,
+  latencyMs: 0,
+  closeNext: 0,
+  ftpDropAfterBytes: 0,
+  ftpRefuseLogins: false,
+};
+
+const INT_KEYS = ['failNext', 'failCode', 'latencyMs', 'closeNext', 'ftpDropAfterBytes'] as const;
+const BOOL_KEYS = ['ftpRefuseLogins'] as const;
+const MAX_INT = 2 ** 31 - 1;
+
+/** Validate a hooks patch (JSON from the admin endpoint or options). Throws Error naming the key. */
+export function parseHooksPatch(input: unknown): Partial<DevHooks> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new Error('hooks must be a JSON object');
+  }
+  const out: Record<string, number | boolean> = {};
+  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+    if ((INT_KEYS as readonly string[]).includes(k)) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_INT) {
+        throw new Error(`hook ${k} must be a non-negative integer, got ${JSON.stringify(v)}`);
+      }
+      if (k === 'failCode' && v === 0) throw new Error('hook failCode must be an errno value > 0');
+      out[k] = v;
+    } else if ((BOOL_KEYS as readonly string[]).includes(k)) {
+      if (typeof v !== 'boolean') throw new Error(`hook ${k} must be true or false, got ${JSON.stringify(v)}`);
+      out[k] = v;
+    } else {
+      throw new Error(`unknown hook ${JSON.stringify(k)} (known: ${[...INT_KEYS, ...BOOL_KEYS].join(', ')})`);
+    }
+  }
+  return out as Partial<DevHooks>;
+}
+
+export interface OpCounts {
+  ok: number;
+  fault: number;
+}
+
+export interface DevStats {
+  /** Per SOAP operation (plus `invalid` for requests that could not be understood). */
+  readonly calls: Record<string, OpCounts>;
+  /** Connections destroyed by the closeNext hook. */
+  readonly closed: number;
+  /** Faults injected by the failNext hook (also counted under calls). */
+  readonly injected: number;
+  /** TLS handshakes the service refused (no/unknown/expired client certificate…). */
+  readonly tlsRefused: number;
+  readonly jobs: number;
+  readonly uploadsInProgress: number;
+  readonly filesCommitted: number;
+}
+
+export class Counters {
+  readonly calls: Record<string, OpCounts> = Object.fromEntries([...DEV_OPS, 'invalid'].map((op) => [op, { ok: 0, fault: 0 }]));
+  closed = 0;
+  injected = 0;
+  tlsRefused = 0;
+
+  count(op: string, ok: boolean): void {
+    const key = op in this.calls ? op : 'invalid';
+    const c = (this.calls[key] ??= { ok: 0, fault: 0 });
+    if (ok) c.ok++;
+    else c.fault++;
+  }
+
+  snapshot(extra: Pick<DevStats, 'jobs' | 'uploadsInProgress' | 'filesCommitted'>): DevStats {
+    const calls: Record<string, OpCounts> = {};
+    for (const [k, v] of Object.entries(this.calls)) calls[k] = { ...v };
+    return { calls, closed: this.closed, injected: this.injected, tlsRefused: this.tlsRefused, ...extra };
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * jp-primary-dev: a reference JP primary service speaking the real SOAP
+ * protocol over mutual TLS, with an optional in-process FTP(S) endpoint for
+ * uploads, failure-injection hooks and a record of every call
+ * (`<data-dir>/calls.jsonl`). For tests and for running the whole system on
+ * one machine; startPrimaryDev() is the programmatic API, the CLI wraps it.
+ */
+import { createServer, type Server } from 'node:https';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { describeError, JpError, systemCode } from '../core/errors.js';
+import { silentLogger } from '../core/log.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { loadCredentials } from '../primary/credentials.js';
+import { AppendLog } from './append-log.js';
+import { fileBase, hostPort, makeDestinations, parseListen } from './addresses.js';
+import { Counters, DEFAULT_HOOKS, parseHooksPatch, type DevHooks, type DevStats } from './hooks.js';
+import type { Destinations } from './ops.js';
+import { createHandler } from './server.js';
+import { DevState } from './state.js';
+import { fileVerifier, type FtpEndpoint, type StartFtpEndpoint, type UploadVerifier } from './uploads.js';
+
+export type { DevHooks, DevStats } from './hooks.js';
+export type { UploadVerifier, FtpEndpoint, FtpHooks, StartFtpEndpoint } from './uploads.js';
+
+export interface PrimaryDevOptions {
+  /** `host:port` of the HTTPS (SOAP + admin) listener; port 0 = any. */
+  readonly listen: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** CA directory (grid-security layout) or PEM bundle trusted for client certificates. */
+  readonly caPath: string;
+  readonly dataDir: string;
+  /** Start the FTP endpoint (src/primary-dev/ftp) on this `host:port`. */
+  readonly ftpListen?: string;
+  /** FTP endpoint with implicit TLS; destinations are ftps://. */
+  readonly ftps?: boolean;
+  /** The FTP endpoint refuses TLS clients without a certificate from the CA directory. */
+  readonly ftpRequireClientCert?: boolean;
+  /** Without ftpListen: base URL of destinations (an external FTP server serving <data-dir>/files). */
+  readonly destinationBase?: string;
+  /** Hooks set from the start. */
+  readonly hooks?: Partial<DevHooks>;
+  /** Replace the upload verifier (default: the FTP endpoint's, else a file check). */
+  readonly verifier?: UploadVerifier;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface PrimaryDevHandle {
+  readonly host: string;
+  readonly httpsPort: number;
+  /** `https://host:port/`. */
+  readonly url: string;
+  readonly ftpPort?: number;
+  readonly dataDir: string;
+  /** `<data-dir>/files`: the FTP root. */
+  readonly filesDir: string;
+  readonly callsFile: string;
+  setHooks(patch: Partial<DevHooks>): DevHooks;
+  hooks(): DevHooks;
+  stats(): DevStats;
+  close(): Promise<void>;
+}
+
+async function loadFtp(): Promise<StartFtpEndpoint> {
+  const spec = new URL('./ftp/index.js', import.meta.url).href;
+  let mod: unknown;
+  try {
+    mod = await import(spec);
+  } catch (e) {
+    const missing = systemCode(e) === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes('ftp/index.js');
+    throw new JpError(
+      'JP_CONFIG',
+      missing
+        ? `--ftp-listen: the FTP endpoint (src/primary-dev/ftp/index.js) is not part of this build`
+        : `--ftp-listen: cannot load the FTP endpoint module: ${describeError(e)}`,
+      { cause: e },
+    );
+  }
+  const start = typeof mod === 'object' && mod !== null ? (mod as { startFtpEndpoint?: unknown }).startFtpEndpoint : undefined;
+  if (typeof start !== 'function') throw new JpError('JP_CONFIG', '--ftp-listen: the FTP endpoint module does not export startFtpEndpoint()');
+  return start as StartFtpEndpoint;
+}
+
+export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryDevHandle> {
+  const listen = parseListen(opts.listen, '--listen');
+  const ftpListen = opts.ftpListen === undefined ? undefined : parseListen(opts.ftpListen, '--ftp-listen');
+  if (opts.ftps === true && ftpListen === undefined) throw new JpError('JP_CONFIG', '--ftps needs --ftp-listen');
+  if (opts.ftpRequireClientCert === true && opts.ftps !== true) {
+    throw new JpError('JP_CONFIG', '--ftp-require-cert needs --ftps (client certificates come with TLS)');
+  }
+  if (opts.destinationBase !== undefined && ftpListen !== undefined) {
+    throw new JpError('JP_CONFIG', '--destination-base and --ftp-listen exclude each other');
+  }
+  let hooks: DevHooks = { ...DEFAULT_HOOKS, ...parseHooksPatch(opts.hooks ?? {}) };
+  const log = opts.logger ?? silentLogger;
+  const clock = opts.clock ?? systemClock;
+  const creds = await loadCredentials({ certFile: opts.certFile, keyFile: opts.keyFile, caPath: opts.caPath });
+  const filesDir = join(opts.dataDir, 'files');
+  await mkdir(filesDir, { recursive: true, mode: 0o700 });
+  const callsFile = join(opts.dataDir, 'calls.jsonl');
+
+  const state = await DevState.open(opts.dataDir);
+  const calls = await AppendLog.open(callsFile);
+  let ftp: FtpEndpoint | undefined;
+  let server: Server | undefined;
+  try {
+    let destinations: Destinations;
+    let verifier = opts.verifier;
+    if (ftpListen !== undefined) {
+      const start = await loadFtp();
+      ftp = await start({
+        listen: opts.ftpListen as string,
+        dataDir: opts.dataDir,
+        tls: { cert: creds.cert, key: creds.key, ca: [...creds.ca] },
+        implicitTls: opts.ftps === true,
+        requireClientCert: opts.ftpRequireClientCert === true,
+      });
+      ftp.setHooks({ dropAfterBytes: hooks.ftpDropAfterBytes, refuseLogins: hooks.ftpRefuseLogins });
+      destinations = makeDestinations(`${opts.ftps === true ? 'ftps' : 'ftp'}://${hostPort(ftpListen.host, ftp.port)}/`);
+      verifier ??= ftp.verifier;
+    } else {
+      destinations = makeDestinations(opts.destinationBase ?? fileBase(filesDir));
+    }
+    verifier ??= fileVerifier(filesDir);
+
+    const counters = new Counters();
+    const sleepers = new Set<() => void>();
+    let closing = false;
+    const setHooks = (patch: Partial<DevHooks>): DevHooks => {
+      hooks = { ...hooks, ...parseHooksPatch(patch) };
+      if (('ftpDropAfterBytes' in patch || 'ftpRefuseLogins' in patch) && ftp !== undefined) {
+        ftp.setHooks({ dropAfterBytes: hooks.ftpDropAfterBytes, refuseLogins: hooks.ftpRefuseLogins });
+      }
+      log.info({ hooks }, 'jp-primary-dev: hooks set');
+      return hooks;
+    };
+    const stats = (): DevStats => {
+      let inProgress = 0;
+      let committed = 0;
+      for (const u of state.uploads.values()) {
+        if (u.state === 'committed') committed++;
+        else if (u.commitBefore > clock.now()) inProgress++;
+      }
+      return counters.snapshot({ jobs: state.jobs.size, uploadsInProgress: inProgress, filesCommitted: committed });
+    };
+    const handler = createHandler({
+      ops: { state, clock, verifier, destinations },
+      counters,
+      calls,
+      logger: log,
+      hooks: () => hooks,
+      setHooks,
+      take(hook) {
+        if (hooks[hook] <= 0) return false;
+        hooks = { ...hooks, [hook]: hooks[hook] - 1 };
+        return true;
+      },
+      stats,
+      sleep: (ms) =>
+        new Promise<boolean>((resolve) => {
+          const wake = (): void => {
+            clearTimeout(t);
+            sleepers.delete(wake);
+            resolve(false);
+          };
+          const t = setTimeout(() => {
+            sleepers.delete(wake);
+            resolve(true);
+          }, ms);
+          sleepers.add(wake);
+        }),
+      isClosing: () => closing,
+    });
+
+    const srv = createServer({ cert: creds.cert, key: creds.key, ca: [...creds.ca], requestCert: true, rejectUnauthorized: true }, handler);
+    server = srv;
+    srv.keepAliveTimeout = 60_000;
+    srv.on('tlsClientError', (e: Error) => {
+      counters.tlsRefused++;
+      log.info({ err: describeError(e) }, 'jp-primary-dev: TLS handshake refused/failed');
+    });
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(listen.port, listen.host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = srv.address();
+    const httpsPort = typeof addr === 'object' && addr !== null ? addr.port : listen.port;
+    log.info({ https: hostPort(listen.host, httpsPort), ftp: ftp?.port, dataDir: opts.dataDir }, 'jp-primary-dev: listening');
+
+    let closed: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closed ??= (async () => {
+        closing = true;
+        for (const wake of [...sleepers]) wake();
+        await new Promise<void>((resolve) => {
+          srv.close(() => resolve());
+          srv.closeAllConnections();
+        });
+        await ftp?.close();
+        await calls.close();
+        await state.close();
+      })());
+
+    return {
+      host: listen.host,
+      httpsPort,
+      url: `https://${hostPort(listen.host, httpsPort)}/`,
+      ...(ftp !== undefined ? { ftpPort: ftp.port } : {}),
+      dataDir: opts.dataDir,
+      filesDir,
+      callsFile,
+      setHooks,
+      hooks: () => hooks,
+      stats,
+      close,
+    };
+  } catch (e) {
+    server?.close();
+    await ftp?.close().catch(() => undefined);
+    await calls.close().catch(() => undefined);
+    await state.close().catch(() => undefined);
+    throw e;
+  }
+}

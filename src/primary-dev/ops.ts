@@ -1,0 +1,182 @@
+/**
+ * The four operations of the reference primary service, with the fault
+ * codes and texts of the real org.glite.jp.primary backend. Synchronous
+ * against the in-memory state; the journal write is returned as `persist`.
+ */
+import type { Clock } from '../core/clock.js';
+import { jobUnique } from '../messages/jobid.js';
+import { REGTIME_ATTRIBUTE, UPLOAD_KINDS } from '../primary/api.js';
+import { parseDateTime, type GenericFault } from '../primary/soap-xml.js';
+import type { DevState, UploadRecord } from './state.js';
+import type { UploadVerifier } from './uploads.js';
+import {
+  commitUploadResponse,
+  getJobAttributesResponse,
+  jpError,
+  registerJobResponse,
+  serverFault,
+  startUploadResponse,
+  type DevAttrValue,
+  type DevRequest,
+} from './soap-server.js';
+
+export const OWNER_ATTRIBUTE = 'http://egee.cesnet.cz/en/Schema/JP/System:owner';
+/** The service never lets an upload stay open longer than this. */
+export const MAX_UPLOAD_WINDOW_MS = 5 * 60 * 1000;
+
+const ERR = { EPERM: 1, ENOENT: 2, EEXIST: 17, EINVAL: 22 } as const;
+
+/** Known file classes → the short name used for default file names. */
+const CLASSES: ReadonlyMap<string, string> = new Map([
+  [UPLOAD_KINDS.dump.class, 'lb'],
+  [UPLOAD_KINDS.sandbox.class, 'isb'],
+]);
+
+export interface Destinations {
+  /** Upload URL for a path under the FTP root. */
+  urlFor(relPath: string): string;
+  /** The path under the FTP root a destination URL names, if any. */
+  relPathOf(destination: string): string | undefined;
+}
+
+export interface OpsContext {
+  readonly state: DevState;
+  readonly clock: Clock;
+  readonly verifier: UploadVerifier;
+  readonly destinations: Destinations;
+}
+
+export interface OpResult {
+  readonly ok: boolean;
+  readonly xml: string;
+  readonly fault?: GenericFault;
+  /** Extra fields for the calls.jsonl line. */
+  readonly record: Record<string, unknown>;
+  /** The journal write of a state change, when there is one. */
+  readonly persist?: Promise<void>;
+}
+
+function fail(f: GenericFault, record: Record<string, unknown>): OpResult {
+  return { ok: false, xml: serverFault(f), fault: f, record };
+}
+
+export function handleRequest(ctx: OpsContext, req: DevRequest, client: string): OpResult {
+  switch (req.op) {
+    case 'RegisterJob':
+      return registerJob(ctx, req.job, req.owner, client);
+    case 'StartUpload':
+      return startUpload(ctx, req, client);
+    case 'CommitUpload':
+      return commitUpload(ctx, req.destination, client);
+    case 'GetJobAttributes':
+      return getJobAttributes(ctx, req.jobid, req.attributes);
+  }
+}
+
+function validJob(job: string): string | undefined {
+  try {
+    return jobUnique(job);
+  } catch {
+    return undefined;
+  }
+}
+
+function registerJob(ctx: OpsContext, job: string, owner: string, client: string): OpResult {
+  const record = { job, owner };
+  if (validJob(job) === undefined) return fail(jpError(ERR.EINVAL, 'glite_jppsbe_register_job', 'Invalid job id'), record);
+  if (ctx.state.jobs.has(job)) return fail(jpError(ERR.EEXIST, 'glite_jppsbe_register_job', 'Job already registered'), record);
+  const persist = ctx.state.setJob(job, { owner, regtime: ctx.clock.now(), registeredBy: client });
+  return { ok: true, xml: registerJobResponse(), record, persist };
+}
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+=@%-]*$/;
+
+function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUpload' }>, client: string): OpResult {
+  const record: Record<string, unknown> = { job: req.job, class: req.class, name: req.name };
+  const src = 'glite_jppsbe_start_upload';
+  const classShort = CLASSES.get(req.class);
+  if (classShort === undefined) return fail(jpError(ERR.ENOENT, '__jpsrv__StartUpload', 'unknown file class'), record);
+  const unique = validJob(req.job);
+  if (unique === undefined) return fail(jpError(ERR.EINVAL, src, 'Invalid job id'), record);
+  if (req.name !== '' && (!SAFE_NAME.test(req.name) || req.name.length > 200)) {
+    return fail(jpError(ERR.EINVAL, src, 'Invalid file name'), record);
+  }
+  const requested = parseDateTime(req.commitBefore);
+  if (requested === undefined) return fail(jpError(ERR.EINVAL, src, 'Invalid commitBefore time'), record);
+  if (!ctx.state.jobs.has(req.job)) return fail(jpError(ERR.ENOENT, src, 'No such job registered'), record);
+  const now = ctx.clock.now();
+  const relPath = `${unique}/${req.name !== '' ? req.name : classShort}`;
+  const existing = ctx.state.uploads.get(relPath);
+  if (existing !== undefined && (existing.state === 'committed' || existing.commitBefore > now)) {
+    return fail(jpError(ERR.EEXIST, src, 'File already stored or upload in progress'), record);
+  }
+  const commitBefore = Math.min(requested.getTime(), now + MAX_UPLOAD_WINDOW_MS);
+  const destination = ctx.destinations.urlFor(relPath);
+  const rec: UploadRecord = {
+    job: req.job,
+    class: req.class,
+    name: req.name,
+    contentType: req.contentType,
+    relPath,
+    destination,
+    commitBefore,
+    startedBy: client,
+    startedAt: now,
+    state: 'uploading',
+  };
+  const persist = ctx.state.setUpload(relPath, rec);
+  record['destination'] = destination;
+  record['commitBefore'] = new Date(commitBefore).toISOString();
+  return { ok: true, xml: startUploadResponse(destination, new Date(commitBefore)), record, persist };
+}
+
+function commitUpload(ctx: OpsContext, destination: string, client: string): OpResult {
+  const record: Record<string, unknown> = { destination };
+  const src = 'glite_jppsbe_commit_upload';
+  const relPath = ctx.destinations.relPathOf(destination);
+  const rec = relPath === undefined ? undefined : ctx.state.uploads.get(relPath);
+  if (rec === undefined || rec.state !== 'uploading') {
+    return fail(jpError(ERR.ENOENT, src, 'No such upload in progress'), record);
+  }
+  record['job'] = rec.job;
+  const now = ctx.clock.now();
+  if (rec.commitBefore < now) {
+    return fail(
+      jpError(ERR.ENOENT, src, 'No such upload in progress', jpError(ERR.ENOENT, src, `commit deadline passed at ${new Date(rec.commitBefore).toISOString()}`)),
+      record,
+    );
+  }
+  if (rec.startedBy !== client) return fail(jpError(ERR.EPERM, src, 'Upload started by another identity'), record);
+  const done = ctx.verifier.completed(rec.relPath);
+  if (done === undefined) {
+    return fail(jpError(ERR.ENOENT, src, 'Uploaded file not found or incomplete'), record);
+  }
+  const persist = ctx.state.setUpload(rec.relPath, { ...rec, state: 'committed', bytes: done.bytes, committedAt: now });
+  record['bytes'] = done.bytes;
+  return { ok: true, xml: commitUploadResponse(), record, persist };
+}
+
+function getJobAttributes(ctx: OpsContext, jobid: string, attributes: readonly string[]): OpResult {
+  const record = { job: jobid, attributes };
+  const src = 'glite_jppsbe_get_job_metadata';
+  const values: DevAttrValue[] = [];
+  for (const name of attributes) {
+    if (name !== REGTIME_ATTRIBUTE && name !== OWNER_ATTRIBUTE) {
+      return fail(jpError(ERR.EINVAL, src, 'Invalid attribute type'), record);
+    }
+    const job = ctx.state.jobs.get(jobid);
+    if (job === undefined) {
+      return fail(jpError(ERR.ENOENT, src, 'Cannot retrieve job info', jpError(ERR.ENOENT, 'get_job_info', 'No records for this job')), record);
+    }
+    const value = name === OWNER_ATTRIBUTE ? job.owner : regtimeValue(job.regtime);
+    values.push({ name, value, timestamp: job.regtime, origin: 'SYSTEM' });
+  }
+  return { ok: true, xml: getJobAttributesResponse(values), record };
+}
+
+/** `seconds.microseconds`, as the backend prints struct timeval. */
+function regtimeValue(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  const usec = Math.round((ms - sec * 1000) * 1000);
+  return `${sec}.${String(usec).padStart(6, '0')}`;
+}

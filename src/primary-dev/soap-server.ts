@@ -1,0 +1,155 @@
+/**
+ * Service side of the SOAP codec for the reference primary service:
+ * requests in, responses and gSOAP-shaped faults out. Pure.
+ */
+import {
+  children,
+  childText,
+  envelope,
+  EnvelopeError,
+  faultEnvelope,
+  formatDateTime,
+  parseEnvelope,
+  textOf,
+  xmlElement,
+  type GenericFault,
+} from '../primary/soap-xml.js';
+
+export type DevRequest =
+  | { readonly op: 'RegisterJob'; readonly job: string; readonly owner: string }
+  | {
+      readonly op: 'StartUpload';
+      readonly job: string;
+      readonly class: string;
+      readonly name: string;
+      readonly commitBefore: string;
+      readonly contentType: string;
+    }
+  | { readonly op: 'CommitUpload'; readonly destination: string }
+  | { readonly op: 'GetJobAttributes'; readonly jobid: string; readonly attributes: readonly string[] };
+
+export type DevOp = DevRequest['op'];
+export const DEV_OPS: readonly DevOp[] = ['RegisterJob', 'StartUpload', 'CommitUpload', 'GetJobAttributes'];
+
+/** A request that cannot be served: the element name (if any) and why. */
+export interface BadRequest {
+  readonly op: string;
+  readonly problem: string;
+}
+
+export type ParsedRequest = { readonly ok: true; readonly req: DevRequest } | { readonly ok: false; readonly bad: BadRequest };
+
+function field(content: unknown, name: string): string {
+  return childText(content, name) ?? '';
+}
+
+export function parseDevRequest(xml: string): ParsedRequest {
+  let element: string;
+  let content: unknown;
+  try {
+    const env = parseEnvelope(xml);
+    if (env.kind === 'fault') return { ok: false, bad: { op: 'Fault', problem: 'a Fault is not a request' } };
+    element = env.element;
+    content = env.content;
+  } catch (e) {
+    if (e instanceof EnvelopeError) return { ok: false, bad: { op: 'invalid', problem: `not a SOAP request: ${e.message}` } };
+    throw e;
+  }
+  const bad = (problem: string): ParsedRequest => ({ ok: false, bad: { op: element, problem } });
+  switch (element) {
+    case 'RegisterJob': {
+      const job = field(content, 'job');
+      const owner = field(content, 'owner');
+      if (job === '') return bad('<job> missing or empty');
+      if (owner === '') return bad('<owner> missing or empty');
+      return { ok: true, req: { op: 'RegisterJob', job, owner } };
+    }
+    case 'StartUpload': {
+      const job = field(content, 'job');
+      const cls = field(content, 'class');
+      if (job === '') return bad('<job> missing or empty');
+      if (cls === '') return bad('<class> missing or empty');
+      return {
+        ok: true,
+        req: {
+          op: 'StartUpload',
+          job,
+          class: cls,
+          name: field(content, 'name'),
+          commitBefore: field(content, 'commitBefore'),
+          contentType: field(content, 'contentType'),
+        },
+      };
+    }
+    case 'CommitUpload': {
+      const destination = field(content, 'destination');
+      if (destination === '') return bad('<destination> missing or empty');
+      return { ok: true, req: { op: 'CommitUpload', destination } };
+    }
+    case 'GetJobAttributes': {
+      const jobid = field(content, 'jobid');
+      if (jobid === '') return bad('<jobid> missing or empty');
+      const attributes = children(content, 'attributes').map((a) => textOf(a) ?? '');
+      return { ok: true, req: { op: 'GetJobAttributes', jobid, attributes } };
+    }
+    default:
+      return bad(`operation ${element} is not implemented`);
+  }
+}
+
+export interface DevAttrValue {
+  readonly name: string;
+  readonly value: string;
+  /** ms since the epoch. */
+  readonly timestamp: number;
+  readonly origin: 'SYSTEM' | 'USER' | 'FILE';
+}
+
+export function registerJobResponse(): string {
+  return envelope('RegisterJobResponse', '');
+}
+
+export function startUploadResponse(destination: string, commitBefore: Date): string {
+  return envelope('StartUploadResponse', xmlElement('destination', destination) + `<commitBefore>${formatDateTime(commitBefore)}</commitBefore>`);
+}
+
+export function commitUploadResponse(): string {
+  return envelope('CommitUploadResponse', '');
+}
+
+export function getJobAttributesResponse(values: readonly DevAttrValue[]): string {
+  const items = values.map(
+    (v) =>
+      `<attrValues>${xmlElement('name', v.name)}<value>${xmlElement('string', v.value)}</value>` +
+      `<timestamp>${formatDateTime(new Date(v.timestamp))}</timestamp><origin>${v.origin}</origin></attrValues>`,
+  );
+  return envelope('GetJobAttributesResponse', items.join(''));
+}
+
+/** strerror() texts for the errno values the service uses. */
+export const STRERROR: Readonly<Record<number, string>> = {
+  1: 'Operation not permitted',
+  2: 'No such file or directory',
+  5: 'Input/output error',
+  11: 'Resource temporarily unavailable',
+  13: 'Permission denied',
+  17: 'File exists',
+  22: 'Invalid argument',
+  28: 'No space left on device',
+  110: 'Connection timed out',
+};
+
+/** A genericFault link like the service's glite_jp_error_t → SOAP conversion. */
+export function jpError(code: number, source: string, description: string, reason?: GenericFault): GenericFault {
+  return { source, code, text: STRERROR[code] ?? `Unknown error ${code}`, description, reason };
+}
+
+/** A Server fault whose detail holds the genericFault chain (the real shape). */
+export function serverFault(f: GenericFault): string {
+  return faultEnvelope('SOAP-ENV:Server', f.description ?? f.text ?? 'error', f);
+}
+
+/** A Client fault for requests that cannot be understood. */
+export function clientFault(problem: string): string {
+  return faultEnvelope('SOAP-ENV:Client', problem, jpError(22, 'soap request', problem));
+}
