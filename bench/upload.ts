@@ -1,0 +1,324 @@
+/**
+ * Upload benchmarks (targets.md):
+ *   P4a  2,000 dump files of 64 KiB through the upload handler
+ *        (StartUpload → FTP → CommitUpload → remove), against `curl -T`
+ *        of the same files, one process per file; target ≥ 2× files/s.
+ *   P4b  one 1 GiB file through the handler against one `curl -T`;
+ *        target ≥ 0.8× curl's MB/s.
+ *
+ * The reference primary service (mutual-TLS SOAP) with its FTP endpoint
+ * runs in a child process, so the FTP server is the same for curl and for
+ * the importer and does not share the importer's event loop.
+ *
+ * Environment:
+ *   BENCH_UPLOAD_SCALE=0.1         shrink file counts and sizes (quick runs)
+ *   BENCH_UPLOAD_CONCURRENCY=4     messages in flight (and FTP connections)
+ *   BENCH_UPLOAD_ROUNDS=3          rounds alternating curl and the handler
+ *   BENCH_UPLOAD_TLS=1             implicit FTPS with client certificates (curl too)
+ *   BENCH_UPLOAD_FAKE_PRIMARY=1    an in-process stand-in instead of the SOAP service
+ *   BENCH_UPLOAD_DIR=/path         where files go (default: the OS temp dir)
+ */
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { silentLogger } from '../src/core/log.js';
+import type { Outcome } from '../src/core/outcome.js';
+import type { ClaimedMessage } from '../src/core/queue.js';
+import type { PrimaryApi } from '../src/primary/api.js';
+import { FtpPool } from '../src/upload/ftp-pool.js';
+import { createUploadHandler, type UploadHandler } from '../src/upload/handler.js';
+
+const run = promisify(execFile);
+const CURL = '/usr/bin/curl';
+const SCALE = Number(process.env['BENCH_UPLOAD_SCALE'] ?? '1');
+const CONCURRENCY = Number(process.env['BENCH_UPLOAD_CONCURRENCY'] ?? '4');
+const TLS = process.env['BENCH_UPLOAD_TLS'] === '1';
+const FAKE = process.env['BENCH_UPLOAD_FAKE_PRIMARY'] === '1';
+const ROUNDS = Math.max(1, Number(process.env['BENCH_UPLOAD_ROUNDS'] ?? '3'));
+const SMALL_FILES = Math.max(10, Math.round(2000 * SCALE));
+const SMALL_SIZE = 64 * 1024;
+const BIG_SIZE = Math.max(1 << 20, Math.round(1024 * 1024 * 1024 * SCALE));
+const OWNER = '/C=CZ/O=jp-importer dev/CN=jp-importer client';
+
+interface Certs { dir: string; ca: string; caDir: string; server: string; serverKey: string; client: string; clientKey: string }
+interface Ports { httpsPort: number; ftpPort: number }
+interface ChildArgs { certs: Certs; dataDir: string; tls: boolean; fake: boolean }
+
+// ---------------------------------------------------------------- child: the service
+
+async function serve(args: ChildArgs): Promise<void> {
+  let close: () => Promise<void>;
+  let ports: Ports;
+  if (args.fake) {
+    const { startFtpEndpoint } = await import('../src/primary-dev/ftp/index.js');
+    const { readFileSync } = await import('node:fs');
+    const r = (f: string): string => readFileSync(f, 'utf8');
+    const ep = await startFtpEndpoint({
+      listen: '127.0.0.1:0',
+      dataDir: args.dataDir,
+      ...(args.tls ? { tls: { cert: r(args.certs.server), key: r(args.certs.serverKey), ca: r(args.certs.ca) }, implicitTls: true } : {}),
+    });
+    ports = { httpsPort: 0, ftpPort: ep.port };
+    close = () => ep.close();
+  } else {
+    const { startPrimaryDev } = await import('../src/primary-dev/index.js');
+    const dev = await startPrimaryDev({
+      listen: '127.0.0.1:0',
+      certFile: args.certs.server,
+      keyFile: args.certs.serverKey,
+      caPath: args.certs.caDir,
+      dataDir: args.dataDir,
+      ftpListen: '127.0.0.1:0',
+      ftps: args.tls,
+    });
+    ports = { httpsPort: dev.httpsPort, ftpPort: dev.ftpPort ?? 0 };
+    close = () => dev.close();
+  }
+  process.send?.({ ready: ports });
+  process.on('disconnect', () => {
+    void close().finally(() => process.exit(0));
+  });
+}
+
+// ---------------------------------------------------------------- parent: the measurements
+
+function findProjectFile(rel: string): string {
+  for (const start of [dirname(fileURLToPath(import.meta.url)), process.cwd()]) {
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, rel))) return join(dir, rel);
+      if (dirname(dir) === dir) break;
+    }
+  }
+  throw new Error(`cannot find ${rel} above ${fileURLToPath(import.meta.url)} or ${process.cwd()}`);
+}
+
+async function makeCerts(root: string): Promise<Certs> {
+  const dir = join(root, 'certs');
+  await run('bash', [findProjectFile('certs/make-dev-certs.sh'), dir], { timeout: 120_000 });
+  const p = (f: string): string => join(dir, f);
+  return { dir, ca: p('ca.pem'), caDir: p('ca'), server: p('server.pem'), serverKey: p('server-key.pem'), client: p('client.pem'), clientKey: p('client-key.pem') };
+}
+
+function startChild(args: ChildArgs): Promise<{ child: ChildProcess; ports: Ports }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error('service child did not start within 60 s')), 60_000);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`service child exited with ${code}`)));
+    child.on('message', (m: { ready?: Ports }) => {
+      if (m.ready === undefined) return;
+      clearTimeout(timer);
+      resolveReady({ child, ports: m.ready });
+    });
+  });
+}
+
+/** A fast stand-in for the service: hands out destinations, commits everything. */
+function fakePrimary(ftpBase: string): PrimaryApi {
+  let n = 0;
+  return {
+    registerJob: async () => undefined,
+    startUpload: async (req) => ({ destination: `${ftpBase}fake/${++n}/${req.name}`, commitBefore: req.commitBefore }),
+    commitUpload: async () => undefined,
+    getJobAttributes: async () => [],
+    close: async () => undefined,
+  };
+}
+
+async function makeFiles(dir: string, count: number, size: number, prefix: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const data = randomBytes(size);
+  const paths: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = join(dir, `${prefix}${String(i).padStart(5, '0')}.dump`);
+    await writeFile(p, data);
+    paths.push(p);
+  }
+  return paths;
+}
+
+/** A big file written in 8 MiB chunks (never held in memory whole). */
+async function makeBigFile(path: string, size: number): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    const chunk = randomBytes(8 << 20);
+    for (let off = 0; off < size; off += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, size - off), off);
+  } finally {
+    await fh.close();
+  }
+}
+
+function curlArgs(file: string, url: string, certs: Certs): string[] {
+  const tls = TLS ? ['--ssl-reqd', '--cacert', certs.ca, '--cert', certs.client, '--key', certs.clientKey] : [];
+  return ['-sS', '--ftp-create-dirs', '-T', file, ...tls, url];
+}
+
+async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i] as T, i);
+    }
+  }));
+}
+
+const jobOf = (tag: string, i: number): string => `https://lb.example.org:9000/bench${tag}${i}`;
+const claimed = (i: number): ClaimedMessage => ({ name: `bench-${i}`, path: '/nonexistent', from: 'new', meta: undefined });
+
+async function throughHandler(handler: UploadHandler, files: readonly string[], tag: string, concurrency: number): Promise<number> {
+  const signal = new AbortController().signal;
+  const t0 = performance.now();
+  await pool(files, concurrency, async (file, i) => {
+    const out: Outcome = await handler.handle(claimed(i), Buffer.from(`jobid\t${jobOf(tag, i)}\nfile\t${file}\n`), signal);
+    if (out.kind !== 'delivered') throw new Error(`${file}: ${out.kind}: ${out.reason}`);
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+async function register(primary: PrimaryApi, tag: string, count: number): Promise<void> {
+  await pool(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
+    await primary.registerJob(jobOf(tag, i), OWNER).catch((e: unknown) => {
+      if (!(typeof e === 'object' && e !== null && (e as { faultCode?: number }).faultCode === 17)) throw e;
+    });
+  });
+}
+
+const fmt = (x: number, digits = 1): string => x.toFixed(digits);
+
+/** Delete uploaded copies of the big file below the service's data dir. */
+async function removeLargeFiles(dir: string, atLeast: number): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await removeLargeFiles(p, atLeast);
+    else if (e.isFile() && (await stat(p)).size >= atLeast) await unlink(p);
+  }
+}
+
+async function main(): Promise<void> {
+  const base = process.env['BENCH_UPLOAD_DIR'] ?? tmpdir();
+  const root = await mkdtemp(join(base, 'jp-bench-upload-'));
+  let child: ChildProcess | undefined;
+  let primaryClient: PrimaryApi | undefined;
+  let handler: UploadHandler | undefined;
+  try {
+    const certs = await makeCerts(root);
+    const started = await startChild({ certs, dataDir: join(root, 'service'), tls: TLS, fake: FAKE });
+    child = started.child;
+    const { httpsPort, ftpPort } = started.ports;
+    const scheme = TLS ? 'ftps' : 'ftp';
+    const ftpBase = `${scheme}://127.0.0.1:${ftpPort}/`;
+    if (FAKE) {
+      primaryClient = fakePrimary(ftpBase);
+    } else {
+      const { PrimaryClient } = await import('../src/primary/client.js');
+      primaryClient = new PrimaryClient({
+        endpoint: `127.0.0.1:${httpsPort}`, certFile: certs.client, keyFile: certs.clientKey, caPath: certs.caDir,
+        connections: CONCURRENCY, timeoutMs: 60_000,
+      });
+    }
+    const { readFileSync } = await import('node:fs');
+    const tlsOpts = { cert: readFileSync(certs.client, 'utf8'), key: readFileSync(certs.clientKey, 'utf8'), ca: readFileSync(certs.ca, 'utf8') };
+    const primary = primaryClient;
+    const files = join(root, 'files');
+    handler = createUploadHandler({
+      primary: () => primary,
+      kind: 'dump',
+      allowedDirs: [files],
+      ownerDn: () => OWNER,
+      ftp: new FtpPool({ maxPerHost: CONCURRENCY, ...(TLS ? { tls: () => tlsOpts } : {}) }),
+      log: silentLogger,
+    });
+    console.log(`upload bench: ${FAKE ? 'stand-in primary' : 'jp-primary-dev (mutual-TLS SOAP)'}, ${TLS ? 'implicit FTPS + client cert' : 'plain FTP'}, ` +
+      `scale ${SCALE}, concurrency ${CONCURRENCY}, node ${process.version}`);
+
+    // P4a: rounds alternate the variants so machine noise hits all of them alike.
+    const perRound = Math.ceil(SMALL_FILES / ROUNDS);
+    const t = { curl: 0, curlPar: 0, one: 0, many: 0 };
+    let done = 0;
+    for (let r = 0; r < ROUNDS && done < SMALL_FILES; r++) {
+      const n = Math.min(perRound, SMALL_FILES - done);
+      done += n;
+      const curlFiles = await makeFiles(join(files, `curl${r}`), n, SMALL_SIZE, `c${r}-`);
+      let t0 = performance.now();
+      for (const [i, f] of curlFiles.entries()) await run(CURL, curlArgs(f, `${ftpBase}curl${r}/a${i}`, certs), { timeout: 60_000 });
+      t.curl += performance.now() - t0;
+      t0 = performance.now();
+      await pool(curlFiles, CONCURRENCY, async (f, i) => {
+        await run(CURL, curlArgs(f, `${ftpBase}curl${r}/p${i}`, certs), { timeout: 60_000 });
+      });
+      t.curlPar += performance.now() - t0;
+      await rm(join(files, `curl${r}`), { recursive: true, force: true });
+      for (const [variant, conc] of [['one', 1], ['many', CONCURRENCY]] as const) {
+        const tag = `${variant}${r}-`;
+        await register(primary, tag, n);
+        const ours = await makeFiles(join(files, tag), n, SMALL_SIZE, tag);
+        t[variant] += 1000 * (await throughHandler(handler, ours, tag, conc));
+      }
+    }
+    const rate = (ms: number): number => SMALL_FILES / (ms / 1000);
+    console.log(`\nP4a  ${SMALL_FILES} files × 64 KiB in ${ROUNDS} rounds (target ≥ 2.0× curl, one process per file)`);
+    console.log(`  baseline curl -T, sequential:         ${fmt(rate(t.curl))} files/s`);
+    console.log(`  curl -T, ${CONCURRENCY} processes at once (info):  ${fmt(rate(t.curlPar))} files/s`);
+    console.log(`  handler, 1 message at a time:         ${fmt(rate(t.one))} files/s   ratio ${fmt(t.curl / t.one, 2)}×`);
+    console.log(`  handler, ${CONCURRENCY} messages in flight:        ${fmt(rate(t.many))} files/s   ratio ${fmt(t.curl / t.many, 2)}×` +
+      `   (vs ${CONCURRENCY} curls at once: ${fmt(t.curlPar / t.many, 2)}×)`);
+
+    // P4b: the file goes to a store dir (-S) after each upload and back for the next round.
+    const big = join(files, 'big', 'big.dump');
+    const store = join(root, 'store');
+    await mkdir(dirname(big), { recursive: true });
+    await makeBigFile(big, BIG_SIZE);
+    const bigHandler = createUploadHandler({
+      primary: () => primary, kind: 'dump', allowedDirs: [files], ownerDn: () => OWNER, storeDir: store,
+      ftp: new FtpPool({ maxPerHost: 1, ...(TLS ? { tls: () => tlsOpts } : {}) }), log: silentLogger,
+    });
+    let curlBig = 0;
+    let oursBig = 0;
+    try {
+      for (let r = 0; r < ROUNDS; r++) {
+        let t0 = performance.now();
+        await run(CURL, curlArgs(big, `${ftpBase}curl-big/big${r}.dump`, certs), { timeout: 900_000 });
+        curlBig += performance.now() - t0;
+        await removeLargeFiles(join(root, 'service'), BIG_SIZE);
+        await register(primary, `b${r}-`, 1);
+        oursBig += 1000 * (await throughHandler(bigHandler, [big], `b${r}-`, 1));
+        await rename(join(store, 'big.dump'), big);
+        await removeLargeFiles(join(root, 'service'), BIG_SIZE);
+      }
+    } finally {
+      await bigHandler.close();
+    }
+    const mbs = (ms: number): number => (ROUNDS * BIG_SIZE) / 1e6 / (ms / 1000);
+    console.log(`\nP4b  one ${fmt(BIG_SIZE / (1 << 20), 0)} MiB file, ${ROUNDS} rounds (target ≥ 0.8× curl)`);
+    console.log(`  baseline curl -T:   ${fmt(mbs(curlBig))} MB/s`);
+    console.log(`  handler:            ${fmt(mbs(oursBig))} MB/s   ratio ${fmt(curlBig / oursBig, 2)}×`);
+  } finally {
+    await handler?.close();
+    await primaryClient?.close();
+    if (child !== undefined && child.connected) {
+      const exited = new Promise((r) => child?.once('exit', r));
+      child.disconnect();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--serve') {
+  serve(JSON.parse(process.argv[3] ?? '{}') as ChildArgs).catch((e: unknown) => {
+    console.error('service child failed:', e);
+    process.exit(1);
+  });
+} else {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,287 @@
+/**
+ * A small pool of logged-in basic-ftp clients, keyed by destination origin
+ * (scheme, host, port, user). Connect + login costs ~190 ms, so the control
+ * connection is reused from file to file (targets.md P4a). At most
+ * `maxPerHost` clients per origin; idle clients close after `idleMs`; a
+ * client whose connection broke is closed, never handed out again.
+ *
+ * ftp://  plain, or explicit TLS (AUTH TLS) when `explicitTls` is set;
+ * ftps:// implicit TLS. TLS presents the client certificate and verifies
+ * the server against the CA given by `tls()` (called per new connection,
+ * so renewed credentials apply without a restart).
+ */
+import { Socket } from 'node:net';
+import { createSecureContext, type ConnectionOptions } from 'node:tls';
+import { Client, FTPError } from 'basic-ftp';
+import { JpError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { toFtpJpError } from './ftp-errors.js';
+
+export interface FtpPoolOptions {
+  /** Clients per origin at most (default 4). */
+  maxPerHost?: number;
+  /** Close a client idle this long (default 30 s). */
+  idleMs?: number;
+  /** basic-ftp timeout per command / stalled transfer (default 30 s). */
+  timeoutMs?: number;
+  /** Use AUTH TLS on ftp:// destinations (default: plain). */
+  explicitTls?: boolean;
+  /**
+   * TLS options for each new connection: cert, key, ca (and servername if
+   * needed). Asked per connection, so renewed credentials apply at once.
+   */
+  tls?: () => ConnectionOptions | Promise<ConnectionOptions>;
+  log?: Logger;
+}
+
+export interface FtpTarget {
+  readonly scheme: 'ftp' | 'ftps';
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** Decoded URL path: where the file goes. */
+  readonly path: string;
+}
+
+/** What the uploader learnt about an origin, kept for its later files. */
+export interface OriginHints {
+  /** STOR failed for a missing directory before: make the directory first. */
+  mkdirFirst: boolean;
+}
+
+export interface FtpLease {
+  readonly client: Client;
+  readonly hints: OriginHints;
+  /** true when the control connection was reused from an earlier file. */
+  readonly reused: boolean;
+  /** Give the client back for reuse (closed instead if its connection broke). */
+  release(): void;
+  /** Close the client; the next acquire connects anew. */
+  discard(): void;
+}
+
+export interface FtpPoolStats {
+  connects: number;
+  reuses: number;
+  active: number;
+  idle: number;
+}
+
+/** Parse an ftp:// or ftps:// destination. Other schemes are refused. */
+export function parseFtpUrl(destination: string): FtpTarget {
+  let u: URL;
+  try {
+    u = new URL(destination);
+  } catch {
+    throw new JpError('JP_BAD_REPLY', `upload destination ${JSON.stringify(redactUrl(destination))} is not a URL`);
+  }
+  if (u.protocol !== 'ftp:' && u.protocol !== 'ftps:') {
+    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: scheme ${u.protocol} is not supported (ftp://, ftps://)`);
+  }
+  let path: string;
+  try {
+    path = decodeURIComponent(u.pathname);
+  } catch {
+    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: bad %-escape in the path`);
+  }
+  if (path.length <= 1 || path.endsWith('/') || /[\r\n\0]/.test(path)) {
+    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: the path does not name a file`);
+  }
+  const scheme = u.protocol === 'ftps:' ? 'ftps' : 'ftp';
+  return {
+    scheme,
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port === '' ? (scheme === 'ftps' ? 990 : 21) : Number(u.port),
+    user: u.username === '' ? 'anonymous' : decodeURIComponent(u.username),
+    password: u.password === '' ? 'anonymous@' : decodeURIComponent(u.password),
+    path,
+  };
+}
+
+/** The URL without its password (for logs and reasons). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
+}
+
+interface Idle {
+  client: Client;
+  timer: NodeJS.Timeout;
+}
+
+interface Origin {
+  hints: OriginHints;
+  active: number;
+  idle: Idle[];
+  waiters: Array<() => void>;
+}
+
+export class FtpPool {
+  private readonly origins = new Map<string, Origin>();
+  private readonly maxPerHost: number;
+  private readonly idleMs: number;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  private closed = false;
+  private connects = 0;
+  private reuses = 0;
+
+  constructor(private readonly opts: FtpPoolOptions = {}) {
+    this.maxPerHost = opts.maxPerHost ?? 4;
+    this.idleMs = opts.idleMs ?? 30_000;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.log = opts.log ?? silentLogger;
+    if (!Number.isInteger(this.maxPerHost) || this.maxPerHost < 1) {
+      throw new JpError('JP_CONFIG', `FTP pool maxPerHost must be a positive integer, got ${this.maxPerHost}`);
+    }
+  }
+
+  stats(): FtpPoolStats {
+    let active = 0;
+    let idle = 0;
+    for (const o of this.origins.values()) {
+      active += o.active;
+      idle += o.idle.length;
+    }
+    return { connects: this.connects, reuses: this.reuses, active, idle };
+  }
+
+  /** A logged-in client for this origin: an idle one, a new one, or the next one freed. */
+  async acquire(target: FtpTarget, signal?: AbortSignal): Promise<FtpLease> {
+    const key = `${target.scheme}://${encodeURIComponent(target.user)}:${encodeURIComponent(target.password)}@[${target.host}]:${target.port}`;
+    let origin = this.origins.get(key);
+    if (origin === undefined) {
+      origin = { hints: { mkdirFirst: false }, active: 0, idle: [], waiters: [] };
+      this.origins.set(key, origin);
+    }
+    for (;;) {
+      if (this.closed) throw new JpError('JP_ABORTED', 'FTP pool is closed');
+      if (aborted(signal)) throw new JpError('JP_ABORTED', 'FTP upload aborted');
+      let idle: Idle | undefined;
+      while ((idle = origin.idle.pop()) !== undefined) {
+        clearTimeout(idle.timer);
+        if (!idle.client.closed) {
+          origin.active++;
+          this.reuses++;
+          return this.lease(origin, idle.client, true);
+        }
+        idle.client.close();
+      }
+      if (origin.active < this.maxPerHost) break;
+      await waitTurn(origin, signal);
+    }
+    origin.active++;
+    try {
+      const client = await this.connect(target, signal);
+      this.connects++;
+      return this.lease(origin, client, false);
+    } catch (e) {
+      origin.active--;
+      origin.waiters.shift()?.();
+      if (aborted(signal)) throw new JpError('JP_ABORTED', 'FTP connect aborted', { cause: e });
+      throw e instanceof JpError ? e : toFtpJpError(e, `FTP connect to ${target.scheme}://${target.host}:${target.port}`);
+    }
+  }
+
+  /** Close idle clients now; leased ones close when released. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const o of this.origins.values()) {
+      for (const i of o.idle.splice(0)) {
+        clearTimeout(i.timer);
+        i.client.close();
+      }
+      for (const w of o.waiters.splice(0)) w();
+    }
+  }
+
+  private lease(origin: Origin, client: Client, reused: boolean): FtpLease {
+    let done = false;
+    const finish = (keep: boolean): void => {
+      if (done) return;
+      done = true;
+      origin.active--;
+      if (keep && !client.closed && !this.closed) {
+        const timer = setTimeout(() => {
+          const i = origin.idle.findIndex((x) => x.client === client);
+          if (i >= 0) origin.idle.splice(i, 1);
+          client.close();
+        }, this.idleMs);
+        timer.unref();
+        origin.idle.push({ client, timer });
+      } else {
+        client.close();
+      }
+      origin.waiters.shift()?.();
+    };
+    return { client, reused, hints: origin.hints, release: () => finish(true), discard: () => finish(false) };
+  }
+
+  private async connect(target: FtpTarget, signal?: AbortSignal): Promise<Client> {
+    const client = new Client(this.timeoutMs);
+    // Data connections without Nagle (as curl does): the last small segment
+    // of a file must not wait for a delayed ACK. basic-ftp makes every
+    // plain socket (and the raw socket under TLS) through _newSocket().
+    const ctx = client.ftp as unknown as { _newSocket?: () => Socket };
+    if (typeof ctx._newSocket === 'function') {
+      ctx._newSocket = () => new Socket().setNoDelay(true);
+    }
+    const implicit = target.scheme === 'ftps';
+    const explicit = !implicit && this.opts.explicitTls === true;
+    const where = `${target.scheme}://${target.host}:${target.port}`;
+    const onAbort = (): void => client.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let stage = 'connect to';
+    try {
+      let secureOptions: ConnectionOptions = {};
+      if (implicit || explicit) {
+        const base = (await this.opts.tls?.()) ?? {};
+        // One context per connection, reused by its data connections (basic-ftp
+        // would otherwise parse the PEMs again for every file: ~1 ms each).
+        secureOptions = { ...base, host: target.host, secureContext: base.secureContext ?? createSecureContext(base) };
+      }
+      if (implicit) await client.connectImplicitTLS(target.host, target.port, secureOptions);
+      else await client.connect(target.host, target.port);
+      if (explicit) {
+        stage = 'AUTH TLS with';
+        await client.useTLS(secureOptions);
+      }
+      stage = 'login to';
+      await client.sendIgnoringError('OPTS UTF8 ON');
+      await client.login(target.user, target.password);
+      await client.useDefaultSettings();
+      this.log.debug({ host: target.host, port: target.port, scheme: target.scheme }, 'FTP connected');
+      return client;
+    } catch (e) {
+      client.close();
+      if (stage === 'connect to' && implicit && !(e instanceof FTPError) && /FIN packet|closed connection/.test(String(e))) {
+        // TLS 1.3: a server refusing our certificate hangs up right after the handshake.
+        throw new JpError('JP_TLS', `FTP ${stage} ${where}: the server closed the TLS connection before its greeting (client certificate refused?)`, { cause: e });
+      }
+      throw toFtpJpError(e, `FTP ${stage} ${where}`);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function waitTurn(origin: Origin, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    const onAbort = (): void => {
+      const i = origin.waiters.indexOf(wake);
+      if (i >= 0) origin.waiters.splice(i, 1);
+      resolve();
+    };
+    origin.waiters.push(wake);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A function, so TypeScript does not narrow `aborted` across awaits. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}

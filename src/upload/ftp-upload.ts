@@ -1,0 +1,213 @@
+/**
+ * Send one local file to an FTP destination URL (the URL's path is where
+ * the file goes). A transfer that breaks off is resumed on a fresh
+ * connection: SIZE tells how much the server kept, APPE sends the rest
+ * (a full STOR when the server kept nothing usable or lacks APPE). At most
+ * `attempts` tries within one message processing; then the JpError is
+ * thrown and the message is retried later. After a resumed transfer SIZE
+ * must equal the local size: a short file is never reported as sent.
+ *
+ * A STOR refused before any data moved (550/553: no such directory) makes
+ * the directory (MKD of the parent; then, if still refused, MKD of each
+ * component as basic-ftp's ensureDir) and tries again: FTP servers do not
+ * create parents on STOR.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { FTPError, type Client } from 'basic-ftp';
+import { JpError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { retryableInPlace, toFtpJpError } from './ftp-errors.js';
+import { parseFtpUrl, redactUrl, type FtpPool, type OriginHints } from './ftp-pool.js';
+
+export interface UploadSource {
+  readonly handle: FileHandle;
+  readonly size: number;
+  /** For messages only. */
+  readonly path: string;
+}
+
+export interface FtpUploadOptions {
+  signal?: AbortSignal;
+  /** Tries within this call (default 3). */
+  attempts?: number;
+  /**
+   * Compare the remote size with the local one after the transfer:
+   * 'resumed' (default) only after an APPE resume, 'always', or 'never'.
+   * A plain STOR is already confirmed by 226 after the whole file was sent.
+   */
+  verifySize?: 'always' | 'resumed' | 'never';
+  log?: Logger;
+}
+
+export interface FtpUploadResult {
+  readonly bytes: number;
+  readonly attempts: number;
+  /** Offsets transfers were resumed from (empty when the first try went through). */
+  readonly resumedFrom: readonly number[];
+  /** Whether the successful try reused a pooled control connection. */
+  readonly reusedConnection: boolean;
+}
+
+const READ_CHUNK = 512 * 1024;
+/** Replies meaning "command not implemented". */
+const NOT_IMPLEMENTED = new Set([500, 502, 504]);
+
+export async function uploadFile(pool: FtpPool, destination: string, src: UploadSource, opts: FtpUploadOptions = {}): Promise<FtpUploadResult> {
+  const target = parseFtpUrl(destination);
+  const attempts = opts.attempts ?? 3;
+  const log = opts.log ?? silentLogger;
+  const what = `FTP upload of ${src.path} to ${redactUrl(destination)}`;
+  const resumedFrom: number[] = [];
+  let resume = false;
+  for (let attempt = 1; ; attempt++) {
+    if (aborted(opts.signal)) throw new JpError('JP_ABORTED', `${what}: aborted`);
+    const lease = await pool.acquire(target, opts.signal);
+    const client = lease.client;
+    const onAbort = (): void => client.close();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const progress = { sent: 0 };
+    try {
+      let from = 0;
+      if (resume) {
+        from = await resumeOffset(client, target.path, src.size);
+        resumedFrom.push(from);
+      }
+      await send(client, target.path, src, from, progress, lease.hints);
+      const verify = opts.verifySize ?? 'resumed';
+      if (verify === 'always' || (verify === 'resumed' && resume)) await checkRemoteSize(client, target.path, src.size);
+      lease.release();
+      return { bytes: src.size, attempts: attempt, resumedFrom, reusedConnection: lease.reused };
+    } catch (e) {
+      // After a failed transfer the session state is unknown: never reuse it.
+      lease.discard();
+      if (aborted(opts.signal)) throw new JpError('JP_ABORTED', `${what}: aborted`, { cause: e });
+      const err = toFtpJpError(e, what);
+      if (attempt >= attempts || !retryableInPlace(err, progress.sent)) throw err;
+      log.warn({ attempt, sent: progress.sent, reason: err.message }, 'FTP upload broke off; reconnecting to resume');
+      resume = true;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** Bytes of `path` the server already holds that can be kept, else 0. */
+async function resumeOffset(client: Client, path: string, size: number): Promise<number> {
+  let remote: number | undefined;
+  try {
+    remote = await remoteSize(client, path);
+  } catch (e) {
+    if (e instanceof FTPError) return 0; // no such file yet, or no SIZE: send it all
+    throw e;
+  }
+  return remote !== undefined && remote > 0 && remote <= size ? remote : 0;
+}
+
+async function send(client: Client, path: string, src: UploadSource, from: number, progress: { sent: number }, hints: OriginHints): Promise<void> {
+  if (from > 0) {
+    try {
+      await transfer(src, from, progress, (s) => client.appendFrom(s, path));
+      return;
+    } catch (e) {
+      if (!(e instanceof FTPError && NOT_IMPLEMENTED.has(e.code) && progress.sent === 0)) throw e;
+      // No APPE here: send everything.
+    }
+  }
+  const store = (): Promise<void> => transfer(src, 0, progress, (s) => client.uploadFrom(s, path));
+  const dir = posix.dirname(path);
+  const noDir = (e: unknown): boolean =>
+    e instanceof FTPError && (e.code === 550 || e.code === 553) && progress.sent === 0 && dir !== '/';
+  // A server that needed the directory made once gets it made up front (one
+  // MKD round trip instead of a refused STOR with its data connection).
+  if (hints.mkdirFirst && dir !== '/') await client.sendIgnoringError(`MKD ${dir}`);
+  try {
+    await store();
+  } catch (e) {
+    if (!noDir(e)) throw e;
+    // One MKD makes the usual single missing level (and all of them on servers with mkdir -p).
+    await client.sendIgnoringError(`MKD ${dir}`);
+    hints.mkdirFirst = true;
+    try {
+      await store();
+    } catch (e2) {
+      if (!noDir(e2)) throw e2;
+      await client.ensureDir(dir);
+      await store();
+    }
+  }
+}
+
+/** One STOR/APPE of src from `from` to its end; throws if the file changed meanwhile. */
+async function transfer(src: UploadSource, from: number, progress: { sent: number }, run: (s: Readable) => Promise<unknown>): Promise<void> {
+  const reader = new FileRangeReader(src.handle, from, src.size);
+  try {
+    await run(reader);
+  } finally {
+    progress.sent += reader.bytesRead;
+    reader.destroy();
+  }
+  const now = (await src.handle.stat()).size;
+  if (reader.bytesRead !== src.size - from || now !== src.size) {
+    throw new JpError('JP_LOCAL_FILE', `file ${src.path} changed while being uploaded (${src.size} bytes when checked, ${now} now)`, { temporary: true });
+  }
+}
+
+/**
+ * Reads [start, end) of an open file by position. Unlike fs streams, its
+ * destroy() (which basic-ftp's pipeline calls on errors) leaves the handle
+ * open: the file is read again on a resumed try, and closed by its owner.
+ */
+class FileRangeReader extends Readable {
+  bytesRead = 0;
+  private pos: number;
+
+  constructor(private readonly handle: FileHandle, start: number, private readonly end: number) {
+    super({ highWaterMark: READ_CHUNK });
+    this.pos = start;
+  }
+
+  override _read(): void {
+    const want = Math.min(READ_CHUNK, this.end - this.pos);
+    if (want <= 0) {
+      this.push(null);
+      return;
+    }
+    this.handle.read(Buffer.allocUnsafe(want), 0, want, this.pos).then(({ bytesRead, buffer }) => {
+      if (bytesRead === 0) {
+        this.push(null); // the file shrank: caught by the size check after the transfer
+        return;
+      }
+      this.pos += bytesRead;
+      this.bytesRead += bytesRead;
+      this.push(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
+    }, (e: unknown) => this.destroy(e instanceof Error ? e : new Error(String(e))));
+  }
+}
+
+/** SIZE of a remote file: a number, or undefined when the reply carries none. */
+async function remoteSize(client: Client, path: string): Promise<number | undefined> {
+  const res = await client.send(`SIZE ${path}`);
+  const m = /^213[ -](\d+)\s*$/m.exec(res.message);
+  return m === null ? undefined : Number(m[1]);
+}
+
+async function checkRemoteSize(client: Client, path: string, size: number): Promise<void> {
+  let remote: number | undefined;
+  try {
+    remote = await remoteSize(client, path);
+  } catch (e) {
+    if (e instanceof FTPError && NOT_IMPLEMENTED.has(e.code)) return; // no SIZE: trust 226
+    throw e;
+  }
+  if (remote === undefined) return; // an answer without a number: trust 226
+  if (remote !== size) {
+    throw new JpError('JP_NETWORK', `transfer incomplete: the server holds ${remote} of ${size} bytes`);
+  }
+}
+
+/** A function, so TypeScript does not narrow `aborted` across awaits. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
