@@ -1,0 +1,55 @@
+/**
+ * Announcement: one key/value message per job (`jobid`, `file`, optional
+ * `jpps`, each on its own line) stored in the maildir. Called only after
+ * every job file is complete and fsynced.
+ */
+import { describeError, JpError } from '../core/errors.js';
+import { formatUploadMessage } from '../messages/keyvalue.js';
+import type { JobRecord } from './job-writer.js';
+import type { MessageStore } from './options.js';
+
+export class AnnounceError extends JpError {
+  /** Messages stored before the failure. */
+  readonly announced: number;
+  constructor(message: string, announced: number, cause: unknown) {
+    super('JP_LOCAL_FILE', message, { cause });
+    this.name = 'AnnounceError';
+    this.announced = announced;
+  }
+}
+
+/** The message body announcing one job file. */
+export function jobMessage(jobid: string, file: string, jpps: string | undefined): string {
+  return formatUploadMessage({ jobid, file, ...(jpps !== undefined ? { jpps } : {}) });
+}
+
+/** Store one message per job, `concurrency` at once; resolves to the number stored. */
+export async function announceJobs(
+  jobs: readonly JobRecord[],
+  pathOf: (job: JobRecord) => string,
+  messages: MessageStore,
+  jpps: string | undefined,
+  concurrency: number,
+  onStored?: (done: number) => void,
+): Promise<number> {
+  let next = 0;
+  let stored = 0;
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < jobs.length) {
+      const job = jobs[next++] as JobRecord;
+      try {
+        await messages.store(jobMessage(job.jobid, pathOf(job), jpps));
+        stored++;
+        onStored?.(stored);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, jobs.length)) }, worker));
+  if (failure !== undefined) {
+    throw new AnnounceError(`cannot store a message in the maildir: ${describeError(failure)}`, stored, failure);
+  }
+  return stored;
+}

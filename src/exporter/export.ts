@@ -1,0 +1,189 @@
+/**
+ * The dump exporter: split an LB dump (any order, any size, streamed) into
+ * one file per job, make every file durable, and only then announce each
+ * job with one key/value message in the maildir. Any failure before the
+ * announcement (bad line without skipBadLines, read or write error) stores
+ * no message at all; the job files written so far stay, as in the original.
+ */
+import { join, resolve } from 'node:path';
+import { describeError, isJpError, JpError, type JpErrorCode } from '../core/errors.js';
+import { Spool } from '../maildir/spool.js';
+import { formatUploadMessage } from '../messages/keyvalue.js';
+import { jobUnique } from '../messages/jobid.js';
+import { AnnounceError, announceJobs } from './announce.js';
+import { nodeExportFs } from './fsops.js';
+import { JobWriter, newJob, type JobRecord } from './job-writer.js';
+import { LineSplitter } from './lines.js';
+import { resolveExportOptions, type ExportOptions, type ExportProgress, type MessageStore } from './options.js';
+import { checkStoreDir } from './store-dir.js';
+import { parseUlmLine } from './ulm.js';
+
+export interface BadLine {
+  readonly line: number;
+  readonly reason: string;
+}
+
+export interface ExportSummary {
+  readonly jobs: number;
+  readonly events: number;
+  readonly lines: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly badLineCount: number;
+  /** The first `keepBadLines` bad lines. */
+  readonly badLines: readonly BadLine[];
+  readonly announced: number;
+  readonly seconds: number;
+  /** Seconds spent reading and writing, making the files durable, storing messages. */
+  readonly phases: { readonly split: number; readonly sync: number; readonly announce: number };
+  /** Absolute store directory. */
+  readonly store: string;
+}
+
+export interface ExportFailureInfo {
+  /** Line number when a bad line stopped the run. */
+  readonly line?: number;
+  /** Job files created in the store (they stay). */
+  readonly filesLeft: number;
+  /** Messages stored before the failure (0 unless announcing failed). */
+  readonly announced: number;
+  readonly jobs: number;
+  readonly store: string;
+}
+
+export class ExportFailure extends JpError {
+  readonly info: ExportFailureInfo;
+  constructor(code: JpErrorCode, message: string, info: ExportFailureInfo, cause?: unknown) {
+    super(code, message, cause === undefined ? {} : { cause });
+    this.name = 'ExportFailure';
+    this.info = info;
+  }
+}
+
+class BadLineError extends Error {
+  constructor(readonly line: number, readonly reason: string) {
+    super(`line ${line}: ${reason}`);
+  }
+}
+
+/** Run the exporter over `input` (chunks of bytes). */
+export async function runExport(input: AsyncIterable<Uint8Array>, options: ExportOptions & { inputName?: string }): Promise<ExportSummary> {
+  const o = resolveExportOptions(options);
+  const started = performance.now();
+  const store = resolve(o.store);
+  checkStoreDir(store);
+  try {
+    formatUploadMessage({ jobid: 'https://check.invalid/x', file: join(store, 'x'), ...(o.jpps !== undefined ? { jpps: o.jpps } : {}) });
+  } catch (e) {
+    throw new JpError('JP_CONFIG', `store directory ${JSON.stringify(store)} cannot be written into a message: ${describeError(e)}`);
+  }
+  const messages = o.messages ?? (await openSpool(resolve(o.maildir)));
+  const writer = new JobWriter({
+    store,
+    maxOpen: o.maxOpen,
+    bufferBytes: o.bufferBytes,
+    fs: o.fs ?? nodeExportFs,
+    now: o.now ?? (() => performance.timeOrigin + performance.now()),
+  });
+  const jobs = new Map<string, JobRecord>();
+  const badLines: BadLine[] = [];
+  let badLineCount = 0;
+  let events = 0;
+  let bytesRead = 0;
+
+  const bad = (line: number, reason: string): void => {
+    if (!o.skipBadLines) throw new BadLineError(line, reason);
+    badLineCount++;
+    if (badLines.length < o.keepBadLines) badLines.push({ line, reason });
+  };
+  const splitter = new LineSplitter(o.maxLineBytes, {
+    line(buf, lineNo) {
+      const r = parseUlmLine(buf, { maxLineBytes: o.maxLineBytes });
+      if (r.kind === 'empty') return;
+      if (r.kind === 'bad') return bad(lineNo, r.reason);
+      let job = jobs.get(r.jobid);
+      if (job === undefined) {
+        let unique: string;
+        try {
+          unique = jobUnique(r.jobid);
+        } catch (e) {
+          return bad(lineNo, `DG.JOBID is not a valid job id: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        job = newJob(r.jobid, unique);
+        jobs.set(r.jobid, job);
+      }
+      writer.append(job, buf);
+      events++;
+    },
+    overlong(lineNo, bytes) {
+      bad(lineNo, `line is ${bytes} bytes, longer than the limit of ${o.maxLineBytes}`);
+    },
+  });
+  const progress = (phase: ExportProgress['phase'], done: number): ExportProgress => ({
+    phase, done, bytesRead, lines: splitter.lines, events, jobs: jobs.size, badLines: badLineCount, elapsedMs: performance.now() - started,
+  });
+  const report = o.onProgress === undefined ? undefined
+    : (phase: ExportProgress['phase']) => (done: number): void => o.onProgress?.(progress(phase, done));
+  const info = (line?: number): ExportFailureInfo => ({
+    ...(line !== undefined ? { line } : {}), filesLeft: writer.filesCreated, announced: 0, jobs: jobs.size, store,
+  });
+
+  let splitDone = 0;
+  let syncDone = 0;
+  try {
+    try {
+      for await (const chunk of input) {
+        const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+        bytesRead += b.length;
+        splitter.push(b);
+        if (o.onProgress !== undefined) o.onProgress(progress('split', 0));
+      }
+    } catch (e) {
+      if (e instanceof BadLineError || isJpError(e)) throw e;
+      throw new JpError('JP_LOCAL_FILE', `cannot read ${options.inputName ?? 'the input'}: ${describeError(e)}`, { cause: e });
+    }
+    splitter.end();
+    if (badLineCount > 0 && events === 0) {
+      throw new JpError('JP_MALFORMED_MESSAGE', `all ${badLineCount} non-empty lines were bad (first: line ${badLines[0]?.line ?? '?'}: ${badLines[0]?.reason ?? '?'})`);
+    }
+    writer.flush();
+    splitDone = performance.now();
+    await writer.syncAll(jobs.values(), report?.('sync'));
+    syncDone = performance.now();
+  } catch (e) {
+    writer.abandon();
+    if (e instanceof BadLineError) throw new ExportFailure('JP_MALFORMED_MESSAGE', e.message, info(e.line));
+    if (isJpError(e)) throw new ExportFailure(e.code, e.message, info(), e.cause);
+    throw new ExportFailure('JP_LOCAL_FILE', describeError(e), info(), e);
+  }
+
+  const list = [...jobs.values()];
+  const announced = await announceJobs(list, (j) => writer.pathOf(j), messages, o.jpps, o.announceConcurrency, report?.('announce'))
+    .catch((e: unknown) => {
+      const n = e instanceof AnnounceError ? e.announced : 0;
+      throw new ExportFailure('JP_LOCAL_FILE', e instanceof Error ? e.message : String(e), { ...info(), announced: n }, e);
+    });
+  return {
+    jobs: jobs.size,
+    events,
+    lines: splitter.lines,
+    bytesRead,
+    bytesWritten: writer.bytesWritten,
+    badLineCount,
+    badLines,
+    announced,
+    seconds: (performance.now() - started) / 1000,
+    phases: { split: (splitDone - started) / 1000, sync: (syncDone - splitDone) / 1000, announce: (performance.now() - syncDone) / 1000 },
+    store,
+  };
+}
+
+async function openSpool(root: string): Promise<MessageStore> {
+  const spool = new Spool(root);
+  try {
+    await spool.init();
+  } catch (e) {
+    throw new JpError('JP_CONFIG', `cannot use maildir ${root}: ${describeError(e)}`, { cause: e });
+  }
+  return spool;
+}

@@ -1,0 +1,56 @@
+/**
+ * The file-system operations of the dump exporter, behind one interface so
+ * tests can make any of them fail (the exporter runs as root in CI, where
+ * permissions do not stop writes). The write path is synchronous on purpose:
+ * one process, one input, and sync calls avoid a thread-pool round trip per
+ * write. The final durability pass is asynchronous so fsyncs can overlap.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, openSync, promises as fsp, writevSync } from 'node:fs';
+import { fsyncDir } from '../maildir/fsutil.js';
+
+export interface ExportFs {
+  /** Create a new file (O_EXCL, no symlink follow) for appending; throws EEXIST if taken. */
+  openNew(path: string, mode: number): number;
+  /** Reopen an existing file for appending (never creates it). */
+  openAppend(path: string): number;
+  /** writev; may write less than asked (the caller loops). */
+  writev(fd: number, bufs: readonly Buffer[]): number;
+  close(fd: number): void;
+  /** Open read-only, fsync, return the size in bytes. */
+  syncFile(path: string): Promise<number>;
+  /** fsync a directory. */
+  syncDir(path: string): Promise<void>;
+  /**
+   * Optional accelerator: flush the whole file system holding `path` in one
+   * call (syncfs) so the per-file fsyncs that follow find nothing dirty.
+   * Failures are ignored; the per-file fsyncs are what guarantee durability.
+   */
+  syncFs?(path: string): void;
+}
+
+const NEW_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND | constants.O_NOFOLLOW;
+const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW;
+
+/** `sync -f DIR` (GNU coreutils) calls syncfs(2); absent or failing means "skip". */
+export function syncFsWithCoreutils(path: string): void {
+  spawnSync('sync', ['-f', path], { stdio: 'ignore', timeout: 600_000 });
+}
+
+export const nodeExportFs: ExportFs = {
+  openNew: (path, mode) => openSync(path, NEW_FLAGS, mode),
+  openAppend: (path) => openSync(path, APPEND_FLAGS),
+  writev: (fd, bufs) => writevSync(fd, bufs as Buffer[]),
+  close: (fd) => closeSync(fd),
+  async syncFile(path) {
+    const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      await fh.sync();
+      return (await fh.stat()).size;
+    } finally {
+      await fh.close();
+    }
+  },
+  syncDir: (path) => fsyncDir(path),
+  syncFs: syncFsWithCoreutils,
+};

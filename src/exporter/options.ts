@@ -1,0 +1,88 @@
+/** Options of the dump exporter: one interface, one defaults object, one validation place. */
+import { JpError } from '../core/errors.js';
+import type { Spool } from '../maildir/spool.js';
+import type { ExportFs } from './fsops.js';
+import { DEFAULT_MAX_LINE_BYTES } from './ulm.js';
+
+/** What the exporter needs of a maildir: `Spool.store`. */
+export type MessageStore = Pick<Spool, 'store'>;
+
+export interface ExportProgress {
+  /** split: reading and writing; sync: fsync of job files; announce: storing messages. */
+  readonly phase: 'split' | 'sync' | 'announce';
+  /** Files fsynced or messages stored so far (sync/announce phases). */
+  readonly done: number;
+  readonly bytesRead: number;
+  readonly lines: number;
+  readonly events: number;
+  readonly jobs: number;
+  readonly badLines: number;
+  readonly elapsedMs: number;
+}
+
+export interface ExportOptions {
+  /** Directory for the per-job files (must exist and be writable). */
+  store: string;
+  /** Maildir (spool subtree) receiving one message per job. */
+  maildir: string;
+  /** Primary service `host:port` written into every message (`jpps` key). */
+  jpps?: string;
+  /** Job files open at once (least recently used closed first). */
+  maxOpen?: number;
+  /** Skip and count bad lines instead of stopping at the first one. */
+  skipBadLines?: boolean;
+  /** Longest accepted line in bytes. */
+  maxLineBytes?: number;
+  /** Memory for lines not yet written (bytes). */
+  bufferBytes?: number;
+  /** Messages stored at once while announcing. */
+  announceConcurrency?: number;
+  /** Bad lines kept (number and reason) for the final report. */
+  keepBadLines?: number;
+  /** File operations (tests inject failures). */
+  fs?: ExportFs;
+  /** Message store (default: a Spool on `maildir`, initialised first). */
+  messages?: MessageStore;
+  /** Called after each input chunk, each file fsynced and each message stored. */
+  onProgress?: (p: ExportProgress) => void;
+  /** Wall clock in ms (job file names). */
+  now?: () => number;
+}
+
+export const EXPORT_DEFAULTS = {
+  maxOpen: 64,
+  skipBadLines: false,
+  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+  bufferBytes: 16 * 1024 * 1024,
+  announceConcurrency: 8,
+  keepBadLines: 50,
+} as const;
+
+export type ResolvedExportOptions = Required<Omit<ExportOptions, 'jpps' | 'fs' | 'messages' | 'onProgress' | 'now'>>
+  & Pick<ExportOptions, 'jpps' | 'fs' | 'messages' | 'onProgress' | 'now'>;
+
+function intOption(name: string, v: number | undefined, def: number, min: number, max: number): number {
+  const x = v ?? def;
+  if (!Number.isSafeInteger(x) || x < min || x > max) {
+    throw new JpError('JP_CONFIG', `${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
+  }
+  return x;
+}
+
+/** Merge defaults and validate; errors name the option. */
+export function resolveExportOptions(o: ExportOptions): ResolvedExportOptions {
+  if (typeof o.store !== 'string' || o.store.length === 0) throw new JpError('JP_CONFIG', 'store directory must be a non-empty path');
+  if (typeof o.maildir !== 'string' || o.maildir.length === 0) throw new JpError('JP_CONFIG', 'maildir must be a non-empty path');
+  if (o.jpps !== undefined && !/^[^\s]+:\d{1,5}$/.test(o.jpps)) {
+    throw new JpError('JP_CONFIG', `jpps must be HOST:PORT, got ${JSON.stringify(o.jpps)}`);
+  }
+  return {
+    ...o,
+    maxOpen: intOption('max-open', o.maxOpen, EXPORT_DEFAULTS.maxOpen, 1, 1_000_000),
+    skipBadLines: o.skipBadLines ?? EXPORT_DEFAULTS.skipBadLines,
+    maxLineBytes: intOption('max-line-bytes', o.maxLineBytes, EXPORT_DEFAULTS.maxLineBytes, 64, 1 << 30),
+    bufferBytes: intOption('buffer-bytes', o.bufferBytes, EXPORT_DEFAULTS.bufferBytes, 4096, 1 << 30),
+    announceConcurrency: intOption('announce-concurrency', o.announceConcurrency, EXPORT_DEFAULTS.announceConcurrency, 1, 1024),
+    keepBadLines: intOption('keep-bad-lines', o.keepBadLines, EXPORT_DEFAULTS.keepBadLines, 0, 1_000_000),
+  };
+}
