@@ -4,13 +4,13 @@
  * the rule.
  */
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { JpError } from '../core/errors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../maildir/retry-state.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_SPOOL_ROOT, PACKAGE_ROOT } from './paths.js';
 
-export const WORKER_KINDS = ['reg', 'dump', 'sandbox'] as const;
+export const WORKER_KINDS = ['reg', 'dump', 'sandbox', 'jobman'] as const;
 export type WorkerKind = (typeof WORKER_KINDS)[number];
 
 export interface ImporterOptions {
@@ -35,6 +35,17 @@ export interface ImporterOptions {
   readonly concurrency: number;
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
+  /** FTP: AUTH TLS on ftp:// destinations. */
+  readonly ftpTls: boolean;
+  /** FTP control connections kept per server (= uploads in flight per worker). */
+  readonly ftpConnections: number;
+  readonly ftpTimeoutMs: number;
+  /** jobman config.ini: enables the jobman worker. */
+  readonly jobmanConfig: string | undefined;
+  /** New-style maildir spool of jobman requests (else jobman's own iqueue layout). */
+  readonly jobmanMdir: string | undefined;
+  /** Forward requests to [client] postURL instead of running them. */
+  readonly jobmanClient: boolean;
 }
 
 /** The raw values as they come from flags (strings or numbers, all optional). */
@@ -68,7 +79,21 @@ export function defaultOptions(env: NodeJS.ProcessEnv = process.env): ImporterOp
     concurrency: 16,
     timeoutMs: 120_000,
     retry: DEFAULT_RETRY_POLICY,
+    ftpTls: false,
+    ftpConnections: 4,
+    ftpTimeoutMs: 30_000,
+    jobmanConfig: undefined,
+    jobmanMdir: undefined,
+    jobmanClient: false,
   };
+}
+
+/**
+ * Directories upload files may be read from: the upload API's default tar
+ * directory beside the sandbox spool, plus every --allow-dir.
+ */
+export function defaultAllowDirs(sandboxMdir: string): string[] {
+  return [join(dirname(sandboxMdir), 'sandbox-tars')];
 }
 
 function bad(flag: string, value: unknown, rule: string): JpError {
@@ -135,6 +160,18 @@ export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proces
       if (!workers.includes(w as WorkerKind)) workers.push(w as WorkerKind);
     }
   }
+  const jobmanConfig = raw['jobmanConfig'] === undefined ? undefined : path(raw, 'jobmanConfig', '--jobman-config', '');
+  const jobmanMdir = raw['jobmanMdir'] === undefined ? undefined : path(raw, 'jobmanMdir', '--jobman-mdir', '');
+  if (jobmanMdir !== undefined && jobmanConfig === undefined) {
+    throw bad('--jobman-mdir', jobmanMdir, 'needs --jobman-config (the destination database is configured there)');
+  }
+  if (workersRaw === undefined && jobmanConfig !== undefined) {
+    // `jp-importer --jobman-config config.ini` alone is a jobman replacement;
+    // with any LB flag as well, the LB workers run beside it.
+    const lbFlags = ['jpps', 'regMdir', 'dumpMdir', 'sandboxMdir', 'dumpSlaves'];
+    workers = lbFlags.some((k) => raw[k] !== undefined) ? [...d.workers, 'jobman'] : ['jobman'];
+  }
+  if (workers.includes('jobman') && jobmanConfig === undefined) throw bad('--workers', 'jobman', 'the jobman worker needs --jobman-config');
   const allowRaw = raw['allowDir'];
   const allowDirs = (allowRaw === undefined ? [] : Array.isArray(allowRaw) ? allowRaw : [allowRaw]).map((v) => {
     if (typeof v !== 'string' || v.length === 0) throw bad('--allow-dir', v, 'must be a directory path');
@@ -169,6 +206,12 @@ export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proces
       giveUpAfterMs: duration(raw, 'giveUpAfter', '--give-up-after', d.retry.giveUpAfterMs, 's', 1000, 365 * 86_400_000),
       jitter: d.retry.jitter,
     },
+    ftpTls: raw['ftpTls'] === true,
+    ftpConnections: int(raw, 'ftpConnections', '--ftp-connections', d.ftpConnections, 1, 64),
+    ftpTimeoutMs: duration(raw, 'ftpTimeout', '--ftp-timeout', d.ftpTimeoutMs, 's', 100, 3_600_000),
+    jobmanConfig,
+    jobmanMdir,
+    jobmanClient: raw['jobmanClient'] === true,
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(opts.logLevel)) {
     throw bad('--log-level', opts.logLevel, 'must be one of fatal, error, warn, info, debug, trace');

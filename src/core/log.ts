@@ -32,7 +32,8 @@ export function createLogger(opts: LogOptions = {}): Logger {
       sync: true,
       colorize: opts.file === undefined && process.stderr.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',
-      ignore: 'hostname',
+      ignore: 'hostname,pid,name',
+      singleLine: true,
       destination: opts.file ?? 2,
       append: true,
     });

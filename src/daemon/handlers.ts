@@ -1,0 +1,61 @@
+/** Builds a worker's queue and message handler for its role. */
+import { basename } from 'node:path';
+import { JpError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { MessageQueue } from '../core/queue.js';
+import { createJobmanHandler, JobmanQueue, loadJobmanConfig } from '../jobman/index.js';
+import { Spool } from '../maildir/spool.js';
+import { PrimaryClient } from '../primary/client.js';
+import { createRegistrationHandler } from '../register/handler.js';
+import type { MessageHandler } from './handler.js';
+import type { WorkerSpec } from './spec.js';
+import { createUploadParts } from './upload-parts.js';
+
+export interface WorkerParts {
+  readonly queue: MessageQueue;
+  readonly handler: MessageHandler;
+  readonly concurrency: number;
+}
+
+export interface WorkerHooks {
+  /** A jobman control file was found (compatibility mode). */
+  onControl(action: 'quit' | 'restart'): void;
+}
+
+/** Largest jobman request accepted. */
+export const MAX_JOBMAN_REQUEST_BYTES = 16 * 1024 * 1024;
+
+export function primaryClientFor(spec: WorkerSpec, endpoint: string, log: Logger, connections: number): PrimaryClient {
+  const o = spec.options;
+  return new PrimaryClient({ endpoint, certFile: o.cert, keyFile: o.key, caPath: o.caDir, connections, timeoutMs: o.timeoutMs, logger: log });
+}
+
+export async function createWorkerParts(spec: WorkerSpec, log: Logger, hooks: WorkerHooks): Promise<WorkerParts> {
+  const o = spec.options;
+  switch (spec.role) {
+    case 'reg': {
+      const client = primaryClientFor(spec, o.jpps, log, o.concurrency);
+      // Unusable credentials: fail at start (restarted with backoff) instead of failing every message.
+      await client.identity();
+      return { queue: new Spool(spec.spool, { policy: o.retry }), handler: createRegistrationHandler(client), concurrency: o.concurrency };
+    }
+    case 'jobman': {
+      if (o.jobmanConfig === undefined) throw new JpError('JP_CONFIG', 'the jobman worker needs --jobman-config');
+      const config = loadJobmanConfig(o.jobmanConfig, process.env);
+      const queue: MessageQueue = o.jobmanMdir !== undefined
+        ? new Spool(o.jobmanMdir, { policy: o.retry })
+        : JobmanQueue.fromConfig(config, { policy: o.retry, onControl: (kind) => hooks.onControl(kind) });
+      const jh = createJobmanHandler(config, {
+        logger: log,
+        ...(o.jobmanMdir !== undefined ? { dir: basename(o.jobmanMdir) } : {}),
+        ...(o.jobmanClient ? { mode: 'client' as const } : {}),
+      });
+      const handler: MessageHandler = { maxBytes: MAX_JOBMAN_REQUEST_BYTES, handle: (m, b, s) => jh.handle(m, b, s), close: () => jh.close() };
+      // The handler serialises requests (one transaction at a time).
+      return { queue, handler, concurrency: 1 };
+    }
+    case 'dump':
+    case 'sandbox':
+      return createUploadParts(spec, spec.role, log);
+  }
+}

@@ -1,0 +1,33 @@
+/** Typed messages between the master and its worker processes. */
+import type { OutcomeCounts } from './worker-loop.js';
+
+export type MasterToWorker =
+  | { readonly type: 'stop'; readonly graceMs: number };
+
+export type WorkerToMaster =
+  | { readonly type: 'ready'; readonly id: string }
+  | { readonly type: 'counts'; readonly id: string; readonly counts: OutcomeCounts }
+  | { readonly type: 'fatal'; readonly id: string; readonly message: string }
+  /** A jobman control file arrived: quit the daemon, or restart the workers. */
+  | { readonly type: 'control'; readonly id: string; readonly action: 'quit' | 'restart' };
+
+/** Exit codes of a worker process. */
+export const WORKER_EXIT = {
+  /** Stopped on request. */
+  OK: 0,
+  /** Recording an outcome failed (disk?): restart so the claims are recovered. */
+  FATAL: 70,
+  /** Bad configuration (credentials, spool directory): restarting will not help at once. */
+  CONFIG: 78,
+} as const;
+
+export function isWorkerToMaster(v: unknown): v is WorkerToMaster {
+  if (typeof v !== 'object' || v === null) return false;
+  const t = (v as { type?: unknown }).type;
+  return t === 'ready' || t === 'counts' || t === 'fatal' || t === 'control';
+}
+
+export function isMasterToWorker(v: unknown): v is MasterToWorker {
+  return typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'stop'
+    && typeof (v as { graceMs?: unknown }).graceMs === 'number';
+}

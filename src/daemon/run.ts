@@ -1,0 +1,89 @@
+/** `jp-importer` without a subcommand: the daemon (master process). */
+import { join, dirname } from 'node:path';
+import { validateOptions, type ImporterOptions, type RawOptions } from '../config/options.js';
+import { describeError } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { Spool } from '../maildir/spool.js';
+import { detach, isDetachedChild, notifyParent } from './detach.js';
+import { Master } from './master.js';
+import { acquirePidfile, AlreadyRunningError } from './pidfile.js';
+import { workerSpecs, type LogSpec } from './spec.js';
+
+export async function runDaemon(raw: RawOptions): Promise<number> {
+  let opts: ImporterOptions;
+  try {
+    opts = validateOptions(raw);
+  } catch (err) {
+    process.stderr.write(`jp-importer: ${describeError(err)}\n`);
+    return 1;
+  }
+  if (!opts.debug && !opts.foreground && !isDetachedChild()) return detach();
+
+  const logSpec: LogSpec = {
+    format: opts.debug ? 'pretty' : 'json',
+    level: opts.debug ? 'debug' : opts.logLevel,
+    file: opts.logFile ?? (isDetachedChild() ? join(dirname(opts.pidfile), 'jp-importer.log') : undefined),
+  };
+  const log = createLogger({ format: logSpec.format, level: logSpec.level, file: logSpec.file }).child({ role: 'master' });
+
+  let pidfile;
+  try {
+    pidfile = await acquirePidfile(opts.pidfile, (err) => log.error({ err: err.message, pidfile: opts.pidfile }, 'pidfile lock compromised'));
+  } catch (err) {
+    const message = err instanceof AlreadyRunningError ? err.message : `cannot take the pidfile ${opts.pidfile}: ${describeError(err)}`;
+    log.error({ pidfile: opts.pidfile }, message);
+    if (!isDetachedChild() && logSpec.format === 'json' && logSpec.file === undefined) {
+      /* the JSON line above went to stderr already */
+    } else if (!isDetachedChild()) process.stderr.write(`jp-importer: ${message}\n`);
+    notifyParent({ type: 'detached-failed', message });
+    return 1;
+  }
+
+  try {
+    await prepareSpools(opts, log);
+  } catch (err) {
+    const message = describeError(err);
+    log.error({ err: message }, 'cannot prepare the spool directories');
+    notifyParent({ type: 'detached-failed', message: `cannot prepare the spool directories: ${message}` });
+    await pidfile.release();
+    return 1;
+  }
+
+  let shutdown!: (signal: string) => void;
+  const stopped = new Promise<string>((res) => {
+    shutdown = res;
+  });
+  const master: Master = new Master(workerSpecs(opts, logSpec), log, {
+    onControl: (action) => (action === 'quit' ? shutdown('jobman quit file') : master.restartAll()),
+  });
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => log.info('SIGHUP: credentials are re-read by the workers when they change on disk; nothing else to reload'));
+
+  log.info({ jpps: opts.jpps, workers: master.workers().map((w) => w.id), pidfile: opts.pidfile }, 'jp-importer starting');
+  await master.start();
+  notifyParent({ type: 'detached-ready', pid: process.pid });
+  log.info({ workers: master.workers() }, 'jp-importer running');
+
+  const signal = await stopped;
+  const t0 = Date.now();
+  log.info({ signal }, 'stopping: workers finish or return their in-flight messages');
+  await master.stop();
+  const totals = master.totals();
+  log.info({ ...totals, ms: Date.now() - t0 }, 'jp-importer stopped');
+  await pidfile.release();
+  return 0;
+}
+
+async function prepareSpools(opts: ImporterOptions, log: Logger): Promise<void> {
+  const roots = new Set<string>();
+  if (opts.workers.includes('reg')) roots.add(opts.regMdir);
+  if (opts.workers.includes('dump')) roots.add(opts.dumpMdir);
+  if (opts.workers.includes('sandbox')) roots.add(opts.sandboxMdir);
+  if (opts.workers.includes('jobman') && opts.jobmanMdir !== undefined) roots.add(opts.jobmanMdir);
+  for (const root of roots) {
+    const { adopted } = await new Spool(root).init();
+    if (adopted > 0) log.warn({ spool: root, adopted }, 'adopted messages from a legacy work/ directory');
+  }
+}
+

@@ -1,0 +1,222 @@
+/**
+ * The loop every worker runs over its queue: stream names from new/ and due
+ * ones from post/ (alternating, as the C importer did), claim, hand to the
+ * handler with at most `concurrency` in flight, then record the outcome as a
+ * state transition. Wakes on fs.watch events, with -t polling as fallback.
+ *
+ * Worker life cycle: starting → running → draining (no new claims, in-flight
+ * finish within the grace period) → aborting (signal raised, unfinished
+ * messages released back) → stopped.
+ */
+import { systemClock, type Clock } from '../core/clock.js';
+import { classify } from '../core/classify.js';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Outcome } from '../core/outcome.js';
+import type { ClaimedMessage, MessageQueue } from '../core/queue.js';
+import { peekJob } from '../messages/peek.js';
+import type { MessageHandler } from './handler.js';
+import { Waker } from './wake.js';
+
+export type WorkerState = 'starting' | 'running' | 'draining' | 'aborting' | 'stopped';
+
+export interface OutcomeCounts {
+  delivered: number;
+  retried: number;
+  gaveUp: number;
+  released: number;
+}
+
+export interface OutcomeEvent {
+  readonly id: string;
+  readonly job: string | undefined;
+  readonly outcome: 'delivered' | 'retry' | 'giveup' | 'released';
+  readonly ms: number;
+}
+
+export interface WorkerLoopOptions {
+  queue: MessageQueue;
+  handler: MessageHandler;
+  log: Logger;
+  /** Messages handled at once. */
+  concurrency: number;
+  /** Poll interval (-t): the fallback when no watch event arrives. */
+  pollMs: number;
+  /** How often post/ is scanned for due retries. */
+  retryScanMs: number;
+  clock?: Clock;
+  onOutcome?: (e: OutcomeEvent) => void;
+  /** Called when recording an outcome failed (the worker should exit so its claims are recovered). */
+  onFatal?: (err: unknown) => void;
+}
+
+export class WorkerLoop {
+  state: WorkerState = 'starting';
+  readonly counts: OutcomeCounts = { delivered: 0, retried: 0, gaveUp: 0, released: 0 };
+  private readonly o: WorkerLoopOptions;
+  private readonly clock: Clock;
+  private readonly waker = new Waker();
+  private readonly abort = new AbortController();
+  private readonly inflight = new Set<Promise<void>>();
+  private nextRetryScan = 0;
+  private done: Promise<void> | undefined;
+
+  constructor(opts: WorkerLoopOptions) {
+    this.o = opts;
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Start; resolves when the loop has stopped. */
+  run(): Promise<void> {
+    this.done ??= this.loop();
+    return this.done;
+  }
+
+  /** Stop claiming; let in-flight finish for graceMs, then abort and release. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.state === 'stopped') return;
+    if (this.state === 'running' || this.state === 'starting') this.state = 'draining';
+    this.waker.wake();
+    const timer = setTimeout(() => {
+      this.state = 'aborting';
+      this.abort.abort();
+    }, graceMs);
+    try {
+      await this.done;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private get stopping(): boolean {
+    return this.state === 'draining' || this.state === 'aborting';
+  }
+
+  private async loop(): Promise<void> {
+    const { queue, log } = this.o;
+    await queue.init();
+    const { recovered } = await queue.recover();
+    if (recovered.length > 0) log.warn({ count: recovered.length }, 'returned claims of dead processes to the queue');
+    this.waker.watch([queue.watchDir], log);
+    if (!this.stopping) this.state = 'running';
+    while (!this.stopping) {
+      let claimed = 0;
+      try {
+        claimed = await this.pass();
+      } catch (err) {
+        log.error({ err: describeError(err), spool: queue.root }, 'scanning the spool failed; will try again');
+        await this.waker.wait(this.o.pollMs);
+        await queue.init().catch(() => undefined);
+        continue;
+      }
+      if (claimed === 0 && !this.stopping) {
+        const untilRetryScan = Math.max(0, this.nextRetryScan - this.clock.now());
+        await this.waker.wait(Math.min(this.o.pollMs, untilRetryScan));
+      }
+    }
+    await Promise.allSettled([...this.inflight]);
+    this.waker.close();
+    await this.o.handler.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'closing the handler failed'));
+    this.state = 'stopped';
+  }
+
+  /** One pass over new/ (and post/ when a retry scan is due). Returns the number claimed. */
+  private async pass(): Promise<number> {
+    const now = this.clock.now();
+    const sources: { it: AsyncIterator<string>; from: 'new' | 'post' }[] = [
+      { it: this.o.queue.scanNew()[Symbol.asyncIterator](), from: 'new' },
+    ];
+    if (now >= this.nextRetryScan) {
+      this.nextRetryScan = now + this.o.retryScanMs;
+      sources.push({ it: this.o.queue.scanDue(now)[Symbol.asyncIterator](), from: 'post' });
+    }
+    let claimed = 0;
+    try {
+      for (let i = 0; sources.length > 0 && !this.stopping; i++) {
+        const idx = i % sources.length;
+        const src = sources[idx] as (typeof sources)[number];
+        const r = await src.it.next();
+        if (r.done === true) {
+          sources.splice(idx, 1);
+          continue;
+        }
+        if (await this.dispatch(r.value, src.from)) claimed++;
+      }
+    } finally {
+      for (const s of sources) await s.it.return?.();
+    }
+    return claimed;
+  }
+
+  private async dispatch(name: string, from: 'new' | 'post'): Promise<boolean> {
+    const { queue, log } = this.o;
+    if (from === 'new') {
+      const kept = await queue.refuseName(name);
+      if (kept !== undefined) {
+        this.counts.gaveUp++;
+        log.error({ id: kept, file: name, outcome: 'giveup' }, 'refused a file with a reserved or unsafe name');
+        this.o.onOutcome?.({ id: kept, job: undefined, outcome: 'giveup', ms: 0 });
+        return false;
+      }
+    }
+    while (this.inflight.size >= this.o.concurrency) await Promise.race(this.inflight);
+    if (this.stopping) return false;
+    const msg = await queue.claim(name, from);
+    if (msg === undefined) return false;
+    const p: Promise<void> = this.process(msg).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+    return true;
+  }
+
+  private async process(msg: ClaimedMessage): Promise<void> {
+    const { queue, handler, log } = this.o;
+    const t0 = this.clock.now();
+    let outcome: Outcome;
+    let body: Buffer | undefined;
+    try {
+      body = await queue.read(msg, handler.maxBytes);
+      outcome = await handler.handle(msg, body, this.abort.signal);
+    } catch (err) {
+      outcome = classify(err);
+    }
+    const job = outcome.job ?? (body !== undefined ? peekJob(body) : undefined);
+    const base = { id: msg.name, job, ms: this.clock.now() - t0 };
+    try {
+      if (this.abort.signal.aborted && outcome.kind !== 'delivered') {
+        await queue.release(msg);
+        this.counts.released++;
+        log.info({ ...base, outcome: 'released' }, 'shutting down: message returned to the queue');
+        this.o.onOutcome?.({ ...base, outcome: 'released' });
+        return;
+      }
+      switch (outcome.kind) {
+        case 'delivered':
+          await queue.delivered(msg);
+          this.counts.delivered++;
+          log.info({ ...base, outcome: 'delivered', ...(outcome.note ? { note: outcome.note } : {}) }, 'delivered');
+          break;
+        case 'retry': {
+          const r = await queue.failed(msg, outcome.reason);
+          if (r.state === 'post') {
+            this.counts.retried++;
+            this.nextRetryScan = Math.min(this.nextRetryScan, r.nextAttemptAt);
+            log.warn({ ...base, outcome: 'retry', attempts: r.attempts, next: new Date(r.nextAttemptAt).toISOString(), reason: outcome.reason }, 'will retry');
+          } else {
+            this.counts.gaveUp++;
+            log.error({ ...base, outcome: 'giveup', reason: r.reason }, 'gave up: retry limit reached');
+          }
+          break;
+        }
+        case 'giveup':
+          await queue.giveUp(msg, outcome.reason);
+          this.counts.gaveUp++;
+          log.error({ ...base, outcome: 'giveup', reason: outcome.reason }, 'gave up');
+          break;
+      }
+      this.o.onOutcome?.({ ...base, outcome: outcome.kind });
+    } catch (err) {
+      log.fatal({ ...base, err: describeError(err) }, 'could not record the outcome; the claim stays until this worker is restarted');
+      this.o.onFatal?.(err);
+    }
+  }
+}

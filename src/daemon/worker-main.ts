@@ -1,0 +1,74 @@
+/**
+ * Entry of a worker process (forked by the master). Builds the handler for
+ * its role, runs the loop over its spool subtree, reports counts, and stops
+ * on the master's request or when the master goes away.
+ */
+import { createLogger } from '../core/log.js';
+import { describeError } from '../core/errors.js';
+import { createWorkerParts } from './handlers.js';
+import { isMasterToWorker, WORKER_EXIT, type WorkerToMaster } from './ipc.js';
+import { parseSpec, SPEC_ENV } from './spec.js';
+import { WorkerLoop } from './worker-loop.js';
+
+const spec = parseSpec(process.env[SPEC_ENV]);
+const log = createLogger({ format: spec.log.format, level: spec.log.level, file: spec.log.file, name: 'jp-importer' })
+  .child({ worker: spec.id });
+
+function send(m: WorkerToMaster): void {
+  if (process.connected) process.send?.(m);
+}
+
+let loop: WorkerLoop | undefined;
+let stopping: Promise<void> | undefined;
+
+async function stop(graceMs: number, code: number): Promise<void> {
+  stopping ??= (async () => {
+    await loop?.stop(graceMs);
+    if (loop !== undefined) send({ type: 'counts', id: spec.id, counts: loop.counts });
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+process.on('message', (m: unknown) => {
+  if (isMasterToWorker(m)) void stop(m.graceMs, WORKER_EXIT.OK);
+});
+// The master is gone (killed): finish quickly and leave.
+process.on('disconnect', () => void stop(2000, WORKER_EXIT.OK));
+// Signals go to the whole process group from a terminal: the master decides.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => void stop(2000, WORKER_EXIT.OK));
+
+try {
+  const o = spec.options;
+  const parts = await createWorkerParts(spec, log, {
+    onControl: (action) => {
+      log.warn({ action }, `jobman control file: ${action}`);
+      send({ type: 'control', id: spec.id, action });
+    },
+  });
+  loop = new WorkerLoop({
+    queue: parts.queue,
+    handler: parts.handler,
+    log,
+    concurrency: parts.concurrency,
+    pollMs: o.pollMs,
+    retryScanMs: Math.min(30_000, Math.max(o.pollMs, Math.floor(o.retry.firstDelayMs / 4))),
+    onFatal: (err) => {
+      send({ type: 'fatal', id: spec.id, message: describeError(err) });
+      void stop(0, WORKER_EXIT.FATAL);
+    },
+  });
+  const timer = setInterval(() => {
+    if (loop !== undefined) send({ type: 'counts', id: spec.id, counts: loop.counts });
+  }, 500);
+  timer.unref();
+  const running = loop.run();
+  send({ type: 'ready', id: spec.id });
+  log.info({ spool: spec.spool, role: spec.role }, 'worker running');
+  await running;
+} catch (err) {
+  log.fatal({ err: describeError(err), spool: spec.spool }, 'worker cannot start');
+  send({ type: 'fatal', id: spec.id, message: describeError(err) });
+  process.exit(WORKER_EXIT.CONFIG);
+}

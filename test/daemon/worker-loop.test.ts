@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { silentLogger } from '../../src/core/log.js';
+import { classify } from '../../src/core/classify.js';
+import { delivered, giveUp, retryLater, type Outcome } from '../../src/core/outcome.js';
+import type { MessageHandler } from '../../src/daemon/handler.js';
+import { WorkerLoop, type OutcomeEvent } from '../../src/daemon/worker-loop.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
+import { Spool } from '../../src/maildir/spool.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const ls = async (dir: string) => (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
+
+function handlerFrom(fn: (body: string, signal: AbortSignal) => Promise<Outcome>): MessageHandler & { closed: boolean } {
+  const h = {
+    maxBytes: 1024,
+    closed: false,
+    handle: (_m: unknown, body: Buffer, signal: AbortSignal) => fn(body.toString(), signal),
+    close: async () => {
+      h.closed = true;
+    },
+  };
+  return h;
+}
+
+function waitFor(events: OutcomeEvent[], pred: (e: OutcomeEvent[]) => boolean, ms = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (pred(events)) return resolve();
+      if (Date.now() - start > ms) return reject(new Error(`timed out; events: ${JSON.stringify(events.map((e) => e.outcome))}`));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+test('loop delivers queued messages and picks up new ones by watching new/ (poll interval 1 h)', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  for (let i = 0; i < 20; i++) await spool.store(`m${i}`);
+  const seen: string[] = [];
+  const events: OutcomeEvent[] = [];
+  const handler = handlerFrom(async (b) => {
+    seen.push(b);
+    return delivered();
+  });
+  const loop = new WorkerLoop({ queue: spool, handler, log: silentLogger, concurrency: 4, pollMs: 3_600_000, retryScanMs: 3_600_000,
+    onOutcome: (e) => events.push(e) });
+  const running = loop.run();
+  await waitFor(events, (e) => e.length === 20);
+  const t0 = Date.now();
+  await spool.store('late');
+  await waitFor(events, (e) => e.length === 21);
+  assert.ok(Date.now() - t0 < 5000, 'picked up by the directory watch, not the 1 h poll');
+  await loop.stop(1000);
+  await running;
+  assert.equal(new Set(seen).size, 21);
+  assert.deepEqual(loop.counts, { delivered: 21, retried: 0, gaveUp: 0, released: 0 });
+  assert.equal(handler.closed, true);
+  for (const d of ['new', 'cur', 'tmp']) assert.deepEqual(await ls(join(root, d)), [], d);
+});
+
+test('retry goes to post/ and is delivered on a later attempt; give-up and oversize are kept aside', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root, { policy: { ...DEFAULT_RETRY_POLICY, firstDelayMs: 50, maxDelayMs: 100, jitter: 0 } });
+  await spool.init();
+  await spool.store('flaky');
+  await spool.store('bad');
+  await spool.store('x'.repeat(2000));
+  let flakyCalls = 0;
+  const events: OutcomeEvent[] = [];
+  const handler = handlerFrom(async (b) => {
+    if (b === 'flaky') return ++flakyCalls < 3 ? retryLater('service down') : delivered();
+    if (b === 'bad') return giveUp('malformed: one line');
+    return delivered();
+  });
+  const loop = new WorkerLoop({ queue: spool, handler, log: silentLogger, concurrency: 2, pollMs: 20, retryScanMs: 20,
+    onOutcome: (e) => events.push(e) });
+  const running = loop.run();
+  await waitFor(events, () => loop.counts.delivered === 1 && loop.counts.gaveUp === 2);
+  await loop.stop(1000);
+  await running;
+  assert.equal(flakyCalls, 3);
+  assert.equal(loop.counts.retried, 2);
+  const und = await ls(join(root, 'undeliverable'));
+  assert.equal(und.length, 4, 'two messages, each with its .meta');
+  const reasons = await Promise.all(und.filter((n) => !n.endsWith('.meta')).map(async (n) => (await spool.readMeta('undeliverable', n))?.gaveUpReason));
+  assert.ok(reasons.some((r) => r === 'malformed: one line'));
+  assert.ok(reasons.some((r) => /2000 bytes, more than the limit of 1024/.test(r ?? '')));
+  assert.deepEqual(await ls(join(root, 'post')), []);
+});
+
+test('stop: in-flight messages past the grace period are aborted and returned to new/', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  for (let i = 0; i < 3; i++) await spool.store(`slow${i}`);
+  let started = 0;
+  const handler = handlerFrom((_b, signal) => {
+    started++;
+    return new Promise((resolve) => {
+      signal.addEventListener('abort', () => resolve(classify(new Error('aborted'))));
+    });
+  });
+  const loop = new WorkerLoop({ queue: spool, handler, log: silentLogger, concurrency: 3, pollMs: 50, retryScanMs: 50 });
+  const running = loop.run();
+  const t0 = Date.now();
+  while (started < 3 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(started, 3);
+  const s0 = Date.now();
+  await loop.stop(200);
+  await running;
+  assert.ok(Date.now() - s0 < 3000, 'stop is bounded');
+  assert.equal(loop.counts.released, 3);
+  assert.equal((await ls(join(root, 'new'))).length, 3);
+  assert.deepEqual(await ls(join(root, 'cur')), []);
+  assert.deepEqual(await ls(join(root, 'post')), [], 'a release is not a failed attempt');
+});
