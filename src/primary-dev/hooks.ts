@@ -13,8 +13,15 @@ export interface DevHooks {
   readonly latencyMs: number;
   /** Destroy the connection without answering for the next N SOAP calls. */
   readonly closeNext: number;
-  /** FTP side: drop the data connection of uploads after this many bytes (0 = off). */
+  /**
+   * FTP side: break off the data connection of the next upload(s) after this
+   * many bytes. One-shot: handed to the FTP endpoint (which counts it down)
+   * and reset to 0 here; setting any ftp hook later re-sends the FTP hooks,
+   * which disarms a drop that has not happened yet.
+   */
   readonly ftpDropAfterBytes: number;
+  /** FTP side: how many uploads in a row ftpDropAfterBytes breaks off (default 1). */
+  readonly ftpDropCount: number;
   /** FTP side: refuse logins. */
   readonly ftpRefuseLogins: boolean;
 }
@@ -25,10 +32,13 @@ export const DEFAULT_HOOKS: DevHooks = {
   latencyMs: 0,
   closeNext: 0,
   ftpDropAfterBytes: 0,
+  ftpDropCount: 1,
   ftpRefuseLogins: false,
 };
 
-const INT_KEYS = ['failNext', 'failCode', 'latencyMs', 'closeNext', 'ftpDropAfterBytes'] as const;
+const INT_KEYS = ['failNext', 'failCode', 'latencyMs', 'closeNext', 'ftpDropAfterBytes', 'ftpDropCount'] as const;
+/** Hooks that belong to the FTP endpoint. */
+export const FTP_HOOK_KEYS = ['ftpDropAfterBytes', 'ftpDropCount', 'ftpRefuseLogins'] as const;
 const BOOL_KEYS = ['ftpRefuseLogins'] as const;
 const MAX_INT = 2 ** 31 - 1;
 
@@ -43,7 +53,7 @@ export function parseHooksPatch(input: unknown): Partial<DevHooks> {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_INT) {
         throw new Error(`hook ${k} must be a non-negative integer, got ${JSON.stringify(v)}`);
       }
-      if (k === 'failCode' && v === 0) throw new Error('hook failCode must be an errno value > 0');
+      if ((k === 'failCode' || k === 'ftpDropCount') && v === 0) throw new Error(`hook ${k} must be > 0`);
       out[k] = v;
     } else if ((BOOL_KEYS as readonly string[]).includes(k)) {
       if (typeof v !== 'boolean') throw new Error(`hook ${k} must be true or false, got ${JSON.stringify(v)}`);

@@ -6,8 +6,9 @@
  * one machine; startPrimaryDev() is the programmatic API, the CLI wraps it.
  */
 import { createServer, type Server } from 'node:https';
+import { mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { describeError, JpError, systemCode } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
@@ -15,7 +16,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { loadCredentials } from '../primary/credentials.js';
 import { AppendLog } from './append-log.js';
 import { fileBase, hostPort, makeDestinations, parseListen } from './addresses.js';
-import { Counters, DEFAULT_HOOKS, parseHooksPatch, type DevHooks, type DevStats } from './hooks.js';
+import { Counters, DEFAULT_HOOKS, FTP_HOOK_KEYS, parseHooksPatch, type DevHooks, type DevStats } from './hooks.js';
 import type { Destinations } from './ops.js';
 import { createHandler } from './server.js';
 import { DevState } from './state.js';
@@ -84,6 +85,15 @@ async function loadFtp(): Promise<StartFtpEndpoint> {
   return start as StartFtpEndpoint;
 }
 
+/** Hand the FTP hooks to the endpoint; the drop is one-shot there, so it is disarmed here. */
+function sendFtpHooks(ftp: FtpEndpoint, hooks: DevHooks): DevHooks {
+  ftp.setHooks({
+    ...(hooks.ftpDropAfterBytes > 0 ? { dropAfterBytes: hooks.ftpDropAfterBytes, dropCount: hooks.ftpDropCount } : {}),
+    refuseLogins: hooks.ftpRefuseLogins,
+  });
+  return { ...hooks, ftpDropAfterBytes: 0 };
+}
+
 export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryDevHandle> {
   const listen = parseListen(opts.listen, '--listen');
   const ftpListen = opts.ftpListen === undefined ? undefined : parseListen(opts.ftpListen, '--ftp-listen');
@@ -118,7 +128,7 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
         implicitTls: opts.ftps === true,
         requireClientCert: opts.ftpRequireClientCert === true,
       });
-      ftp.setHooks({ dropAfterBytes: hooks.ftpDropAfterBytes, refuseLogins: hooks.ftpRefuseLogins });
+      hooks = sendFtpHooks(ftp, hooks);
       destinations = makeDestinations(`${opts.ftps === true ? 'ftps' : 'ftp'}://${hostPort(ftpListen.host, ftp.port)}/`);
       verifier ??= ftp.verifier;
     } else {
@@ -131,9 +141,7 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
     let closing = false;
     const setHooks = (patch: Partial<DevHooks>): DevHooks => {
       hooks = { ...hooks, ...parseHooksPatch(patch) };
-      if (('ftpDropAfterBytes' in patch || 'ftpRefuseLogins' in patch) && ftp !== undefined) {
-        ftp.setHooks({ dropAfterBytes: hooks.ftpDropAfterBytes, refuseLogins: hooks.ftpRefuseLogins });
-      }
+      if (ftp !== undefined && FTP_HOOK_KEYS.some((k) => k in patch)) hooks = sendFtpHooks(ftp, hooks);
       log.info({ hooks }, 'jp-primary-dev: hooks set');
       return hooks;
     };
@@ -147,7 +155,13 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
       return counters.snapshot({ jobs: state.jobs.size, uploadsInProgress: inProgress, filesCommitted: committed });
     };
     const handler = createHandler({
-      ops: { state, clock, verifier, destinations },
+      ops: {
+        state,
+        clock,
+        verifier,
+        destinations,
+        prepareUpload: (relPath) => mkdirSync(dirname(join(filesDir, relPath)), { recursive: true, mode: 0o750 }),
+      },
       counters,
       calls,
       logger: log,

@@ -44,6 +44,8 @@ export interface OpsContext {
   readonly clock: Clock;
   readonly verifier: UploadVerifier;
   readonly destinations: Destinations;
+  /** Make the directory an upload of `relPath` goes into (StartUpload, like the real backend). */
+  readonly prepareUpload?: (relPath: string) => void;
 }
 
 export interface OpResult {
@@ -112,6 +114,11 @@ function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUploa
   }
   const commitBefore = Math.min(requested.getTime(), now + MAX_UPLOAD_WINDOW_MS);
   const destination = ctx.destinations.urlFor(relPath);
+  try {
+    ctx.prepareUpload?.(relPath);
+  } catch (e) {
+    return fail(jpError(5, src, `cannot create the upload directory: ${(e as Error).message}`), record);
+  }
   const rec: UploadRecord = {
     job: req.job,
     class: req.class,

@@ -20,6 +20,8 @@ export interface UploadVerifier {
 export interface FtpHooks {
   /** Drop the data connection of the next upload after this many bytes (0 = off). */
   dropAfterBytes?: number;
+  /** With dropAfterBytes: how many uploads in a row (default 1). */
+  dropCount?: number;
   /** Refuse logins while true. */
   refuseLogins?: boolean;
 }

@@ -47,6 +47,42 @@ describe('the FTP endpoint link', () => {
   });
 });
 
+describe('uploads through the in-process FTP endpoint', { skip: haveFtp ? false : 'src/primary-dev/ftp is not in this build' }, () => {
+  it('StartUpload → FTP → CommitUpload; FTP hooks from the admin side are forwarded', async () => {
+    const { Client } = await import('basic-ftp');
+    const { Readable } = await import('node:stream');
+    const svc = await startDevService({ ftpListen: '127.0.0.1:0' });
+    const ftp = new Client(10_000);
+    try {
+      const c = svc.client();
+      const job = 'https://lb.example.org:9000/ftpFlow';
+      await c.registerJob(job, CLIENT_SUBJECT);
+      const r = await c.startUpload({ job, ...UPLOAD_KINDS.dump, name: '', commitBefore: new Date(Date.now() + 60_000) });
+      const path = new URL(r.destination).pathname;
+      const login = { host: '127.0.0.1', port: svc.dev.ftpPort ?? 0, user: 'anonymous', password: 'jp@' };
+
+      svc.dev.setHooks({ ftpRefuseLogins: true });
+      await assert.rejects(ftp.access(login));
+      ftp.close();
+      svc.dev.setHooks({ ftpRefuseLogins: false, ftpDropAfterBytes: 1000 });
+      await ftp.access(login);
+      const data = Buffer.alloc(64 * 1024, 7);
+      await assert.rejects(ftp.uploadFrom(Readable.from([data]), path));
+      ftp.close();
+      await assert.rejects(c.commitUpload(r.destination), (e: unknown) => e instanceof JpError && e.faultCode === 2);
+
+      await ftp.access(login);
+      await ftp.uploadFrom(Readable.from([data]), path);
+      await c.commitUpload(r.destination);
+      const commit = (await svc.readCalls()).find((l) => l.op === 'CommitUpload' && l.ok);
+      assert.equal(commit?.bytes, data.length);
+    } finally {
+      ftp.close();
+      await svc.close();
+    }
+  });
+});
+
 describe('destinations and the file verifier', () => {
   it('maps relative paths to URLs and back, also across a port change', () => {
     const d = makeDestinations('ftp://127.0.0.1:2121/');

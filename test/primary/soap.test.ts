@@ -76,6 +76,12 @@ const replyCases: ReplyCase[] = [
     expect: { ok: { destination: 'ftp://h/a&b/café&x', commitBefore: undefined } },
   },
   {
+    name: 'StartUploadResponse: xsi:type attributes on the children',
+    parse: su,
+    body: env('<jpe:StartUploadResponse><destination xsi:type="xsd:string">ftp://h/x</destination><commitBefore xsi:type="xsd:dateTime">2030-01-02T03:04:05Z</commitBefore></jpe:StartUploadResponse>'),
+    expect: { ok: { destination: 'ftp://h/x', commitBefore: new Date('2030-01-02T03:04:05Z') } },
+  },
+  {
     name: 'StartUploadResponse without commitBefore',
     parse: su,
     body: env('<jpe:StartUploadResponse><destination>ftp://h/x</destination></jpe:StartUploadResponse>'),
