@@ -46,6 +46,8 @@ export interface WorkerLoopOptions {
   retryScanMs: number;
   clock?: Clock;
   onOutcome?: (e: OutcomeEvent) => void;
+  /** Called once the queue is initialised, recovered and watched. */
+  onReady?: () => void;
   /** Called when recording an outcome failed (the worker should exit so its claims are recovered). */
   onFatal?: (err: unknown) => void;
 }
@@ -99,6 +101,7 @@ export class WorkerLoop {
     if (recovered.length > 0) log.warn({ count: recovered.length }, 'returned claims of dead processes to the queue');
     this.waker.watch([queue.watchDir], log);
     if (!this.stopping) this.state = 'running';
+    this.o.onReady?.();
     while (!this.stopping) {
       let claimed = 0;
       try {

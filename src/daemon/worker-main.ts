@@ -54,6 +54,10 @@ try {
     concurrency: parts.concurrency,
     pollMs: o.pollMs,
     retryScanMs: Math.min(30_000, Math.max(o.pollMs, Math.floor(o.retry.firstDelayMs / 4))),
+    onReady: () => {
+      send({ type: 'ready', id: spec.id });
+      log.info({ spool: spec.spool, role: spec.role }, 'worker running');
+    },
     onFatal: (err) => {
       send({ type: 'fatal', id: spec.id, message: describeError(err) });
       void stop(0, WORKER_EXIT.FATAL);
@@ -63,10 +67,7 @@ try {
     if (loop !== undefined) send({ type: 'counts', id: spec.id, counts: loop.counts });
   }, 500);
   timer.unref();
-  const running = loop.run();
-  send({ type: 'ready', id: spec.id });
-  log.info({ spool: spec.spool, role: spec.role }, 'worker running');
-  await running;
+  await loop.run();
 } catch (err) {
   log.fatal({ err: describeError(err), spool: spec.spool }, 'worker cannot start');
   send({ type: 'fatal', id: spec.id, message: describeError(err) });

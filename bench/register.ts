@@ -1,0 +1,326 @@
+/**
+ * Registration benchmarks (targets.md):
+ *   P1  N registrations (default 20,000) already in new/, the real importer
+ *       started as an operator would, until the reference service has
+ *       counted all of them; baseline in the same run: a bare keep-alive
+ *       HTTPS client (undici Pool, mutual TLS) sending the same SOAP
+ *       RegisterJob requests with the same concurrency, no files involved.
+ *       Target: importer ≥ 0.5 × baseline (rate including importer start-up).
+ *   P2  pickup latency: one message at a time stored into the spool of an
+ *       idle importer (default -t 2 s poll) → the service has it.
+ *       Target: p50 ≤ 50 ms, p99 ≤ 200 ms (baseline: the 2000 ms poll).
+ *
+ * The service (jp-primary-dev CLI) runs in its own process; the importer is
+ * the jp-importer CLI (master + one registration worker). Times are taken
+ * from the service's own record of each call (`at` in calls.jsonl).
+ *
+ * Environment:
+ *   BENCH_REG_N=20000            P1 messages
+ *   BENCH_REG_CONCURRENCY=16     requests in flight (importer --concurrency and baseline connections)
+ *   BENCH_REG_SAMPLES=200        P2 samples
+ *   BENCH_REG_ONLY=p1|p2         run one part only
+ *   BENCH_REG_CPU_PROF=/dir      node --cpu-prof for the importer and the service; prints where time goes
+ */
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { storeLikeLb } from '../src/maildir/lb-writer.js';
+import { formatRegistration } from '../src/messages/registration.js';
+import { registerJobRequest } from '../src/primary/soap.js';
+import { CallsTail, type CallLine } from './lib/calls-tail.js';
+import { clientTls, makeDevCerts, type BenchCerts } from './lib/certs.js';
+import { formatSummary, summariseDir } from './lib/cpuprofile.js';
+import { logTail, startImporterChild } from './lib/importer-child.js';
+import { exitOf, onCleanup, runCleanups, stopChild } from './lib/procs.js';
+import { adminStats, startServiceChild, type ServiceChild } from './lib/service-child.js';
+import { envInt, fix, summary, verdict } from './lib/stats.js';
+
+const N = envInt('BENCH_REG_N', 20_000, 1, 10_000_000);
+const C = envInt('BENCH_REG_CONCURRENCY', 16, 1, 256);
+const SAMPLES = envInt('BENCH_REG_SAMPLES', 200, 1, 100_000);
+const ONLY = process.env['BENCH_REG_ONLY'] ?? '';
+const PROF = process.env['BENCH_REG_CPU_PROF'];
+const WARMUP_CALLS = Math.min(2000, N);
+const P2_WARMUP = 3;
+const POLL_MS = 2000;
+const OWNER = '/DC=org/DC=example/CN=Jane Doe';
+const JOB_BASE = 'https://lb.example.org:9000/';
+/** Tags in job ids: w = service warm-up, b = baseline, i = importer (P1), l = latency (P2). */
+const job = (tag: string, i: number): string => `${JOB_BASE}${tag}_${i}`;
+const SOAP_HEADERS = { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', accept: 'text/xml' } as const;
+
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- what the service recorded
+
+interface TagCount {
+  ok: number;
+  fault: number;
+  /** Service time (ms since the epoch) of the first and last successful call. */
+  firstAt: number;
+  lastAt: number;
+}
+
+class Recorded {
+  readonly tags = new Map<string, TagCount>();
+  /** P2: job → service time and the bench's performance.now() when it saw the line. */
+  readonly seen = new Map<string, { at: number; seenAt: number }>();
+  other = 0;
+
+  onLine = (c: CallLine, seenAt: number): void => {
+    if (c.op !== 'RegisterJob' || typeof c.job !== 'string' || !c.job.startsWith(JOB_BASE)) {
+      this.other++;
+      return;
+    }
+    const tag = c.job.slice(JOB_BASE.length, c.job.indexOf('_', JOB_BASE.length));
+    const at = Date.parse(c.at);
+    const t = this.tag(tag);
+    if (!c.ok) {
+      t.fault++;
+      return;
+    }
+    t.ok++;
+    if (t.ok === 1) t.firstAt = at;
+    t.lastAt = Math.max(t.lastAt, at);
+    if (tag === 'l') this.seen.set(c.job, { at, seenAt });
+  };
+
+  tag(tag: string): TagCount {
+    let t = this.tags.get(tag);
+    if (t === undefined) {
+      t = { ok: 0, fault: 0, firstAt: 0, lastAt: 0 };
+      this.tags.set(tag, t);
+    }
+    return t;
+  }
+}
+
+// ---------------------------------------------------------------- the baseline client
+
+/** Bare keep-alive HTTPS client: n RegisterJob calls, c at a time over c connections. Returns the start time (ms). */
+async function bareClient(origin: string, tls: { cert: string; key: string; ca: string }, tag: string, n: number, c: number): Promise<number> {
+  const bodies = Array.from({ length: n }, (_, i) => registerJobRequest(job(tag, i), OWNER));
+  const t0 = Date.now();
+  const pool = new Pool(origin, { connections: c, pipelining: 1, connect: { ...tls, rejectUnauthorized: true } });
+  let next = 0;
+  let bad = 0;
+  let firstBad = '';
+  try {
+    await Promise.all(Array.from({ length: Math.min(c, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        const res = await pool.request({ path: '/', method: 'POST', headers: SOAP_HEADERS, body: bodies[i] as string });
+        const text = await res.body.text();
+        if (res.statusCode !== 200 && bad++ === 0) firstBad = `HTTP ${res.statusCode}: ${text.slice(0, 300)}`;
+      }
+    }));
+  } finally {
+    await pool.close();
+  }
+  if (bad > 0) throw new Error(`baseline: ${bad} of ${n} calls failed; first: ${firstBad}`);
+  return t0;
+}
+
+// ---------------------------------------------------------------- spool helpers
+
+async function lbSpool(root: string): Promise<void> {
+  for (const d of ['tmp', 'new']) await mkdir(join(root, d), { recursive: true, mode: 0o700 });
+}
+
+async function countDir(dir: string): Promise<number> {
+  try {
+    return (await readdir(dir)).filter((n) => !n.startsWith('.')).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function leftInSpool(root: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const d of ['new', 'cur', 'post', 'undeliverable', 'tmp']) out[d] = await countDir(join(root, d));
+  return out;
+}
+
+async function fill(root: string, tag: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < n) {
+      const i = next++;
+      await storeLikeLb(root, formatRegistration({ jobid: job(tag, i), owner: OWNER }));
+    }
+  }));
+  return (performance.now() - t0) / 1000;
+}
+
+async function printProfiles(dir: string, label: string): Promise<void> {
+  const profiles = await summariseDir(dir, 14);
+  say(`\nCPU profiles of the ${label} (${dir}), busiest first:`);
+  for (const p of profiles) say(formatSummary(p, label));
+}
+
+// ---------------------------------------------------------------- P1
+
+interface Ctx {
+  readonly root: string;
+  readonly certs: BenchCerts;
+  readonly tls: { cert: string; key: string; ca: string };
+  readonly service: ServiceChild;
+  readonly tail: CallsTail;
+  readonly rec: Recorded;
+}
+
+async function p1(x: Ctx): Promise<boolean> {
+  const { rec, tail } = x;
+  const spool = join(x.root, 'reg-p1');
+  await lbSpool(spool);
+  const fillSec = await fill(spool, 'i', N);
+  say(`P1  registrations per second: ${N} messages, concurrency C=${C} (target: importer ≥ 0.5 × baseline, rate including start-up)`);
+  say(`  spool prepared: ${N} messages stored into new/ with storeLikeLb in ${fix(fillSec, 1)} s (not timed)`);
+
+  tail.follow(20, false);
+  await bareClient(x.service.origin, x.tls, 'w', WARMUP_CALLS, C);
+  await tail.until(() => rec.tag('w').ok >= WARMUP_CALLS, 30_000, 'the warm-up calls in calls.jsonl');
+  say(`  service warmed up with ${WARMUP_CALLS} calls from the baseline client (not timed)`);
+
+  const bt0 = await bareClient(x.service.origin, x.tls, 'b', N, C);
+  await tail.until(() => rec.tag('b').ok >= N, 60_000, 'the baseline calls in calls.jsonl');
+  const b = rec.tag('b');
+  const baseRate = N / ((b.lastAt - bt0) / 1000);
+  const baseRateFirst = (N - 1) / ((b.lastAt - b.firstAt) / 1000);
+  say(`  baseline: bare undici Pool, ${C} keep-alive mutual-TLS connections, same SOAP RegisterJob, no files`);
+  say(`    ${N} in ${fix((b.lastAt - bt0) / 1000, 2)} s: ${fix(baseRate, 0)} msg/s   (from first delivery: ${fix(baseRateFirst, 0)} msg/s)`);
+
+  const logFile = join(x.root, 'importer-p1.log');
+  // --cpu-prof is not allowed in NODE_OPTIONS; the master hands its execArgv to the worker it forks.
+  const nodeArgs = PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, 'importer')}`] : [];
+  const it0 = Date.now();
+  const importer = startImporterChild({
+    port: x.service.port, certs: x.certs, spool, pidfile: join(x.root, 'p1.pid'), logFile, cwd: x.root, extra: ['--concurrency', String(C)], nodeArgs,
+  });
+  const died = exitOf(importer).then((code) => {
+    throw new Error(`the importer exited (${code}) before delivering everything`);
+  });
+  died.catch(() => undefined);
+  try {
+    await Promise.race([tail.until(() => rec.tag('i').ok >= N, Math.max(120_000, N * 10), `${N} importer deliveries`), died]);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (delivered ${rec.tag('i').ok})\n${await logTail(logFile)}`);
+  }
+  const i = rec.tag('i');
+  const code = await stopChild(importer);
+  const left = await leftInSpool(spool);
+  const rate = N / ((i.lastAt - it0) / 1000);
+  const rateFirst = (N - 1) / ((i.lastAt - i.firstAt) / 1000);
+  const ratio = rate / baseRate;
+  const ratioFirst = rateFirst / baseRateFirst;
+  say(`  importer: jp-importer --foreground --workers reg --concurrency ${C} (master + 1 worker)`);
+  say(`    first delivery ${fix((i.firstAt - it0) / 1000, 2)} s after spawn, all ${N} after ${fix((i.lastAt - it0) / 1000, 2)} s`);
+  say(`    including start-up:  ${fix(rate, 0)} msg/s   ratio ${fix(ratio, 2)}  (official; target ≥ 0.50: ${verdict(ratio >= 0.5)})`);
+  say(`    from first delivery: ${fix(rateFirst, 0)} msg/s   ratio ${fix(ratioFirst, 2)}  (vs baseline from its first delivery)`);
+  const clean = Object.values(left).every((v) => v === 0) && i.fault === 0 && i.ok === N;
+  say(`  checks: ${i.ok} accepted by the service, ${i.fault} refused (duplicates would be EEXIST faults); ` +
+    `left in spool: ${Object.entries(left).map(([k, v]) => `${k} ${v}`).join(', ')}; importer exit ${code}  ${clean && code === 0 ? 'OK' : 'PROBLEM'}`);
+  if (PROF !== undefined) await printProfiles(join(PROF, 'importer'), 'importer');
+  return ratio >= 0.5 && clean;
+}
+
+// ---------------------------------------------------------------- P2
+
+async function p2(x: Ctx): Promise<boolean> {
+  const { rec, tail } = x;
+  const spool = join(x.root, 'reg-p2');
+  await lbSpool(spool);
+  // Low-latency observation: inotify on calls.jsonl, a timer as fallback.
+  tail.follow(50, true);
+  const logFile = join(x.root, 'importer-p2.log');
+  const importer = startImporterChild({ port: x.service.port, certs: x.certs, spool, pidfile: join(x.root, 'p2.pid'), logFile, cwd: x.root });
+  const service: number[] = [];
+  const observed: number[] = [];
+  const store: number[] = [];
+  const warm: string[] = [];
+  try {
+    for (let s = -P2_WARMUP; s < SAMPLES; s++) {
+      if (importer.exitCode !== null) throw new Error(`the importer exited (${importer.exitCode}); log tail:\n${await logTail(logFile)}`);
+      await sleep(20 + Math.random() * 30);
+      const id = job('l', s + P2_WARMUP);
+      const before = performance.now();
+      await storeLikeLb(spool, formatRegistration({ jobid: id, owner: OWNER }));
+      const storedWall = Date.now();
+      const storedPerf = performance.now();
+      try {
+        await tail.until(() => rec.seen.has(id), s < 0 ? 30_000 : 10_000, `P2 sample ${s} in calls.jsonl`);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${await logTail(logFile)}`);
+      }
+      const got = rec.seen.get(id) as { at: number; seenAt: number };
+      if (s < 0) {
+        warm.push(fix(got.at - storedWall, 0));
+        continue;
+      }
+      service.push(got.at - storedWall);
+      observed.push(got.seenAt - storedPerf);
+      store.push(storedPerf - before);
+    }
+  } finally {
+    const code = await stopChild(importer);
+    if (code !== 0) say(`  importer exit ${code}`);
+  }
+  const sv = summary(service);
+  const ob = summary(observed);
+  const st = summary(store);
+  const ok = sv.p50 <= 50 && sv.p99 <= 200;
+  say(`\nP2  pickup latency: ${SAMPLES} messages, one at a time, 20–50 ms apart, into the spool of an idle importer (-t default ${POLL_MS} ms)`);
+  say('  latency = service time of the call (its `at` in calls.jsonl) − wall time when storeLikeLb returned (hard link in new/);');
+  say('  both are Date.now() on this machine, so ±1 ms resolution; the write+fsync before the link is not counted.');
+  say(`  warm-up (first messages after start, not counted): ${warm.join(', ')} ms`);
+  say(`  service-side:  p50 ${fix(sv.p50)} ms   p90 ${fix(sv.p90)} ms   p99 ${fix(sv.p99)} ms   max ${fix(sv.max)} ms   (min ${fix(sv.min)}, mean ${fix(sv.mean)})`);
+  say(`  as seen by the bench (inotify on calls.jsonl; an upper bound): p50 ${fix(ob.p50)} ms   p99 ${fix(ob.p99)} ms   max ${fix(ob.max)} ms`);
+  say(`  storeLikeLb itself (write + fsync + link, info): p50 ${fix(st.p50)} ms   p99 ${fix(st.p99)} ms`);
+  say(`  vs the poll interval baseline ${POLL_MS} ms: p50 is ${fix(POLL_MS / Math.max(sv.p50, 1), 0)}× shorter`);
+  say(`  targets p50 ≤ 50 ms: ${verdict(sv.p50 <= 50)}, p99 ≤ 200 ms: ${verdict(sv.p99 <= 200)}`);
+  return ok;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const root = await mkdtemp(join(tmpdir(), 'jp-bench-reg-'));
+  onCleanup(() => rm(root, { recursive: true, force: true }));
+  const certs = await makeDevCerts(join(root, 'certs'));
+  const tls = await clientTls(certs);
+  const service = await startServiceChild({
+    certs, dataDir: join(root, 'service'), logFile: join(root, 'service.log'),
+    ...(PROF !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(PROF, 'service')}`] } : {}),
+  });
+  const rec = new Recorded();
+  const tail = await CallsTail.open(service.callsFile, rec.onLine);
+  onCleanup(() => tail.close());
+  say(`register bench: node ${process.version}, ${availableParallelism()} CPUs, jp-primary-dev child pid ${service.child.pid} on ${service.origin}, data in ${root}`);
+  const x: Ctx = { root, certs, tls, service, tail, rec };
+  let ok = true;
+  if (ONLY === '' || ONLY === 'p1') ok = (await p1(x)) && ok;
+  if (ONLY === '' || ONLY === 'p2') ok = (await p2(x)) && ok;
+
+  // Cross-check with the service's own counters (mutual-TLS admin endpoint).
+  const st = await adminStats(service.origin, tls);
+  const expected = [...rec.tags.values()].reduce((a, t) => a + t.ok, 0);
+  const reg = st.calls['RegisterJob'] ?? { ok: -1, fault: -1 };
+  say(`\nservice /admin/stats: RegisterJob ok ${reg.ok}, fault ${reg.fault}, jobs ${st.jobs}, TLS refused ${st.tlsRefused}` +
+    ` (calls.jsonl: ${expected} ok)  ${reg.ok === expected && reg.fault === 0 ? 'consistent' : 'INCONSISTENT'}`);
+  const code = await stopChild(service.child);
+  if (code !== 0) say(`jp-primary-dev exit ${code}`);
+  if (PROF !== undefined) await printProfiles(join(PROF, 'service'), 'service');
+  return ok ? 0 : 1;
+}
+
+main()
+  .then((code) => {
+    process.exitCode = code;
+  }, (e: unknown) => {
+    process.stderr.write(`register bench failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 2;
+  })
+  .finally(() => runCleanups());
