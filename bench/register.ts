@@ -22,7 +22,7 @@
  *   BENCH_REG_CPU_PROF=/dir      node --cpu-prof for the importer and the service; prints where time goes
  */
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { storeLikeLb } from '../src/maildir/lb-writer.js';
@@ -30,6 +30,7 @@ import { formatRegistration } from '../src/messages/registration.js';
 import { registerJobRequest } from '../src/primary/soap.js';
 import { CallsTail, type CallLine } from './lib/calls-tail.js';
 import { clientTls, makeDevCerts, type BenchCerts } from './lib/certs.js';
+import { processCpuSplit, selfCpu, subCpu, sumCpu, treeCpu, type Cpu } from './lib/cpu.js';
 import { formatSummary, summariseDir } from './lib/cpuprofile.js';
 import { logTail, startImporterChild } from './lib/importer-child.js';
 import { exitOf, onCleanup, runCleanups, stopChild } from './lib/procs.js';
@@ -163,6 +164,13 @@ async function printProfiles(dir: string, label: string): Promise<void> {
 
 // ---------------------------------------------------------------- P1
 
+const cpuDelta = (a: Cpu | undefined, b: Cpu | undefined): Cpu | undefined => (a === undefined || b === undefined ? undefined : subCpu(b, a));
+const perMsg = (c: Cpu | undefined): string => {
+  if (c === undefined) return 'n/a';
+  const us = (s: number): string => fix((s * 1e6) / N, 0);
+  return `${us(c.user + c.sys)} µs (user ${us(c.user)} + sys ${us(c.sys)})`;
+};
+
 interface Ctx {
   readonly root: string;
   readonly certs: BenchCerts;
@@ -185,17 +193,24 @@ async function p1(x: Ctx): Promise<boolean> {
   await tail.until(() => rec.tag('w').ok >= WARMUP_CALLS, 30_000, 'the warm-up calls in calls.jsonl');
   say(`  service warmed up with ${WARMUP_CALLS} calls from the baseline client (not timed)`);
 
+  const svcPid = x.service.child.pid ?? -1;
+  let svc0 = processCpuSplit(svcPid);
+  const self0 = selfCpu();
   const bt0 = await bareClient(x.service.origin, x.tls, 'b', N, C);
+  const clientCpu = subCpu(selfCpu(), self0);
+  const baseSvcCpu = cpuDelta(svc0, processCpuSplit(svcPid));
   await tail.until(() => rec.tag('b').ok >= N, 60_000, 'the baseline calls in calls.jsonl');
   const b = rec.tag('b');
   const baseRate = N / ((b.lastAt - bt0) / 1000);
   const baseRateFirst = (N - 1) / ((b.lastAt - b.firstAt) / 1000);
   say(`  baseline: bare undici Pool, ${C} keep-alive mutual-TLS connections, same SOAP RegisterJob, no files`);
   say(`    ${N} in ${fix((b.lastAt - bt0) / 1000, 2)} s: ${fix(baseRate, 0)} msg/s   (from first delivery: ${fix(baseRateFirst, 0)} msg/s)`);
+  say(`    CPU per message: client ${perMsg(clientCpu)}, service ${perMsg(baseSvcCpu)}`);
 
   const logFile = join(x.root, 'importer-p1.log');
   // --cpu-prof is not allowed in NODE_OPTIONS; the master hands its execArgv to the worker it forks.
   const nodeArgs = PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, 'importer')}`] : [];
+  svc0 = processCpuSplit(svcPid);
   const it0 = Date.now();
   const importer = startImporterChild({
     port: x.service.port, certs: x.certs, spool, pidfile: join(x.root, 'p1.pid'), logFile, cwd: x.root, extra: ['--concurrency', String(C)], nodeArgs,
@@ -210,6 +225,9 @@ async function p1(x: Ctx): Promise<boolean> {
     throw new Error(`${(e as Error).message} (delivered ${rec.tag('i').ok})\n${await logTail(logFile)}`);
   }
   const i = rec.tag('i');
+  const impCpu = treeCpu(importer.pid ?? -1);
+  const masterCpu = impCpu.get(importer.pid ?? -1);
+  const impSvcCpu = cpuDelta(svc0, processCpuSplit(svcPid));
   const code = await stopChild(importer);
   const left = await leftInSpool(spool);
   const rate = N / ((i.lastAt - it0) / 1000);
@@ -220,6 +238,8 @@ async function p1(x: Ctx): Promise<boolean> {
   say(`    first delivery ${fix((i.firstAt - it0) / 1000, 2)} s after spawn, all ${N} after ${fix((i.lastAt - it0) / 1000, 2)} s`);
   say(`    including start-up:  ${fix(rate, 0)} msg/s   ratio ${fix(ratio, 2)}  (official; target ≥ 0.50: ${verdict(ratio >= 0.5)})`);
   say(`    from first delivery: ${fix(rateFirst, 0)} msg/s   ratio ${fix(ratioFirst, 2)}  (vs baseline from its first delivery)`);
+  say(`    CPU per message: worker ${perMsg(masterCpu === undefined ? undefined : subCpu(sumCpu(impCpu), masterCpu))}, ` +
+    `master incl. its start-up ${perMsg(masterCpu)}; service ${perMsg(impSvcCpu)}`);
   const clean = Object.values(left).every((v) => v === 0) && i.fault === 0 && i.ok === N;
   say(`  checks: ${i.ok} accepted by the service, ${i.fault} refused (duplicates would be EEXIST faults); ` +
     `left in spool: ${Object.entries(left).map(([k, v]) => `${k} ${v}`).join(', ')}; importer exit ${code}  ${clean && code === 0 ? 'OK' : 'PROBLEM'}`);
@@ -298,7 +318,7 @@ async function main(): Promise<number> {
   const rec = new Recorded();
   const tail = await CallsTail.open(service.callsFile, rec.onLine);
   onCleanup(() => tail.close());
-  say(`register bench: node ${process.version}, ${availableParallelism()} CPUs, jp-primary-dev child pid ${service.child.pid} on ${service.origin}, data in ${root}`);
+  say(`register bench: node ${process.version}, ${availableParallelism()} CPUs (load average ${loadavg().map((l) => fix(l, 2)).join(' ')}), jp-primary-dev child pid ${service.child.pid} on ${service.origin}, data in ${root}`);
   const x: Ctx = { root, certs, tls, service, tail, rec };
   let ok = true;
   if (ONLY === '' || ONLY === 'p1') ok = (await p1(x)) && ok;

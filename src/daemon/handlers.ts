@@ -22,6 +22,9 @@ export interface WorkerHooks {
   onControl(action: 'quit' | 'restart'): void;
 }
 
+/** A request file in jobman's iqueue is taken only once it is this old. */
+export const JOBMAN_MIN_AGE_MS = 500;
+
 /** Largest jobman request accepted. */
 export const MAX_JOBMAN_REQUEST_BYTES = 16 * 1024 * 1024;
 
@@ -44,7 +47,12 @@ export async function createWorkerParts(spec: WorkerSpec, log: Logger, hooks: Wo
       const config = loadJobmanConfig(o.jobmanConfig, process.env);
       const queue: MessageQueue = o.jobmanMdir !== undefined
         ? new Spool(o.jobmanMdir, { policy: o.retry })
-        : JobmanQueue.fromConfig(config, { policy: o.retry, onControl: (kind) => hooks.onControl(kind) });
+        : JobmanQueue.fromConfig(config, {
+          policy: o.retry,
+          onControl: (kind) => hooks.onControl(kind),
+          // jobman clients may write request files in place: leave a file until it is 0.5 s old.
+          minAgeMs: JOBMAN_MIN_AGE_MS,
+        });
       const jh = createJobmanHandler(config, {
         logger: log,
         ...(o.jobmanMdir !== undefined ? { dir: basename(o.jobmanMdir) } : {}),

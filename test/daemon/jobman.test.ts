@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -39,9 +39,11 @@ test('jobman compatibility mode under the daemon: requests run, refused ones go 
   const running = imp.logs.find((l) => l.msg === 'jp-importer running');
   assert.deepEqual((running?.['workers'] as { id: string }[]).map((w) => w.id), ['jobman'], 'the jobman worker alone');
   const iq = join(dir, 'iqueue', '00');
-  await writeFile(join(iq, 'req1.req'), REQUEST);
+  await writeFile(join(dir, 'req1.tmp'), REQUEST);
+  await rename(join(dir, 'req1.tmp'), join(iq, 'req1.req'));
   await writeFile(join(iq, 'notes.txt'), 'not a request');
-  await until(() => existsSync(join(dir, 'oqueue', '00', 'req1.req')), 20_000, 'req1 in oqueue');
+  await until(() => existsSync(join(dir, 'oqueue', '00', 'req1.req')), 20_000, 'req1 in oqueue')
+    .catch((e: Error) => { throw new Error(`${e.message}\n${imp.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n')}`); });
   await until(() => existsSync(join(dir, 'equeue', '00', 'notes.txt')), 20_000, 'notes.txt in equeue');
   const check = new Database(dest, { readonly: true });
   const rows = check.prepare('SELECT item, sale_qty FROM sales ORDER BY item').all();
