@@ -2,7 +2,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
-import { fsyncDir, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
+import { fsyncDir, readBounded, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
 
 export const REASON_SUFFIX = '.reason';
 const MAX_TRIES = 10;
@@ -83,30 +83,9 @@ export async function moveInto(from: string, dir: string, name: string, now: num
   throw new JpError('JP_CONFIG', `cannot move ${from} into ${dir}: ${MAX_TRIES} names taken`);
 }
 
-/** Read a claimed file (never following a symlink), refusing more than maxBytes. */
-export async function readLimited(path: string, maxBytes: number): Promise<Buffer> {
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (e) {
-    if (systemCode(e) === 'ELOOP') throw new JpError('JP_MALFORMED_MESSAGE', 'request is a symbolic link', { cause: e });
-    throw e;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new JpError('JP_MALFORMED_MESSAGE', 'request is not a regular file');
-    if (st.size > maxBytes) throw new JpError('JP_MALFORMED_MESSAGE', `request is ${st.size} bytes, more than the limit of ${maxBytes}`);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    await fh.close();
-  }
+/** Read a claimed request file (never following a symlink), refusing more than maxBytes. */
+export function readLimited(path: string, maxBytes: number): Promise<Buffer> {
+  return readBounded(path, maxBytes, 'request');
 }
 
 /** mkdir -p with `mode` for what is created; existing folders keep their permissions (jobman's). */

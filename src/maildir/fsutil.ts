@@ -1,7 +1,7 @@
 /** Small durable file-system helpers shared by the spool code. */
 import { constants, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { systemCode } from '../core/errors.js';
+import { JpError, systemCode } from '../core/errors.js';
 
 /** fsync a directory so a link/rename/unlink in it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -77,4 +77,33 @@ export async function ensureDir(path: string, mode: number): Promise<void> {
   const st = await fsp.stat(path);
   if (!st.isDirectory()) throw Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' });
   if ((st.mode & 0o777) !== mode && st.uid === process.getuid?.()) await fsp.chmod(path, mode);
+}
+
+/**
+ * Read a whole (claimed) file without following a symlink, refusing more
+ * than maxBytes without reading it. `what` names it in errors ("message").
+ */
+export async function readBounded(path: string, maxBytes: number, what: string): Promise<Buffer> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    if (systemCode(e) === 'ELOOP') throw new JpError('JP_MALFORMED_MESSAGE', `${what} is a symbolic link`, { cause: e });
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new JpError('JP_MALFORMED_MESSAGE', `${what} is not a regular file`);
+    if (st.size > maxBytes) throw new JpError('JP_MALFORMED_MESSAGE', `${what} is ${st.size} bytes, more than the limit of ${maxBytes}`);
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    await fh.close();
+  }
 }

@@ -10,12 +10,12 @@
  *   cur/ ─give up→ undeliverable/ (+ .meta with the reason)
  *   cur/ of a dead process ─recover→ new/
  */
-import { constants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
-import { JpError, systemCode } from '../core/errors.js';
-import { ensureDir, fsyncDir, renameIfExists, unlinkIfExists, writeFileAtomic, writeNewFile } from './fsutil.js';
+import { systemCode } from '../core/errors.js';
+import { ensureDir, fsyncDir, readBounded, renameIfExists, unlinkIfExists, writeFileAtomic, writeNewFile } from './fsutil.js';
 import { DIR_MODE, FILE_MODE, LEGACY_WORK_DIR, pathOf, SPOOL_DIRS, dirOf, type SpoolDir } from './layout.js';
 import { badMessageName, claimName, generateName, isMetaName, metaName, parseClaimName, sanitizeHost } from './names.js';
 import {
@@ -158,24 +158,7 @@ export class Spool {
    * never read whole when it is larger).
    */
   async read(msg: ClaimedMessage, maxBytes: number): Promise<Buffer> {
-    const fh = await fsp.open(msg.path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new JpError('JP_MALFORMED_MESSAGE', 'message is not a regular file');
-      if (st.size > maxBytes) {
-        throw new JpError('JP_MALFORMED_MESSAGE', `message is ${st.size} bytes, more than the limit of ${maxBytes}`);
-      }
-      const buf = Buffer.alloc(st.size);
-      let off = 0;
-      while (off < st.size) {
-        const { bytesRead } = await fh.read(buf, off, st.size - off, off);
-        if (bytesRead === 0) break;
-        off += bytesRead;
-      }
-      return buf.subarray(0, off);
-    } finally {
-      await fh.close();
-    }
+    return readBounded(msg.path, maxBytes, 'message');
   }
 
   /** Delivery confirmed: remove the message, its tmp/ twin and any retry state. */
