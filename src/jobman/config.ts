@@ -17,7 +17,7 @@ import type {
   ClientConfig, DaphneEnv, DbTarget, DestinationConfig, DriverName, JobmanConfig, JobmanMode, ResultDbConfig,
 } from './config-types.js';
 import { DRIVER_NAMES } from './config-types.js';
-import { DEFAULT_SECTION, IniSyntaxError, parseIni, parseIniBoolean, sectionView, type IniFile } from './ini.js';
+import { DEFAULT_SECTION, IniSyntaxError, parseIni, parseIniBoolean, sectionView, type IniFile } from '../config/ini.js';
 
 export type { JobmanConfig } from './config-types.js';
 

@@ -214,6 +214,21 @@ export class Spool {
     return { recovered, foreign };
   }
 
+  /**
+   * Operator's requeue: move a message from post/ or undeliverable/ back to
+   * new/ with its retry state dropped (attempts start again). Safe while
+   * workers run: the move is one rename; false when the message is not
+   * there (already requeued, or a worker claimed it from post/).
+   */
+  async requeue(name: string, from: 'post' | 'undeliverable'): Promise<boolean> {
+    if (badMessageName(name) !== undefined) return false;
+    if (!(await renameIfExists(pathOf(this.root, from, name), pathOf(this.root, 'new', name)))) return false;
+    await unlinkIfExists(pathOf(this.root, from, metaName(name)));
+    if (from === 'undeliverable') await unlinkIfExists(pathOf(this.root, 'post', metaName(name)));
+    await fsyncDir(this.dir('new'));
+    return true;
+  }
+
   /** A name in new/ that cannot be a message: keep it aside at once. */
   async refuseName(name: string): Promise<string | undefined> {
     const why = badMessageName(name);

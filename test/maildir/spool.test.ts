@@ -184,3 +184,24 @@ test('several processes claiming from one spool: every message exactly once', as
   assert.deepEqual(await ls(join(root, 'new')), []);
   assert.deepEqual(await ls(join(root, 'cur')), []);
 });
+
+test('requeue moves a message from post/ or undeliverable/ back to new/ and drops its retry state', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const a = await spool.store('a');
+  const b = await spool.store('b');
+  const ma = await spool.claim(a);
+  const mb = await spool.claim(b);
+  assert.ok(ma && mb);
+  await spool.failed(ma, 'down');
+  await spool.giveUp(mb, 'bad');
+  assert.equal(await spool.requeue(a, 'post'), true);
+  assert.equal(await spool.requeue(b, 'undeliverable'), true);
+  assert.deepEqual(await ls(join(root, 'new')), [a, b].sort());
+  assert.deepEqual(await ls(join(root, 'post')), []);
+  assert.deepEqual(await ls(join(root, 'undeliverable')), []);
+  assert.equal((await spool.claim(a))?.meta, undefined, 'attempts start again');
+  assert.equal(await spool.requeue(a, 'post'), false, 'not there any more');
+  assert.equal(await spool.requeue('../x', 'post'), false);
+});

@@ -1,6 +1,7 @@
 /**
  * A small INI parser with the semantics of Python's configparser as jobman
- * uses it (RawConfigParser: no interpolation), pure and table-tested.
+ * uses it (RawConfigParser: no interpolation), pure and table-tested. Used
+ * for jobman's config.ini and for jp-importer's own configuration file.
  *
  * Why not the `ini` package: it nests section names at dots, turns `key[]`
  * into arrays and true/false into booleans, strips `;`/`#` anywhere in a

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { IniSyntaxError, parseIni, parseIniBoolean, sectionView } from '../../src/jobman/ini.js';
+import { IniSyntaxError, parseIni, parseIniBoolean, sectionView } from '../../src/config/ini.js';
 
 const obj = (m: ReadonlyMap<string, string> | undefined): Record<string, string> | undefined =>
   m === undefined ? undefined : Object.fromEntries(m);
