@@ -9,6 +9,12 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 const live = new Set<ChildProcess>();
 const cleanups: (() => Promise<void> | void)[] = [];
 let installed = false;
+let signalled: NodeJS.Signals | undefined;
+
+/** The signal that interrupted the bench, if any (errors after it are consequences). */
+export function interruptedBy(): NodeJS.Signals | undefined {
+  return signalled;
+}
 
 function alive(c: ChildProcess): boolean {
   return c.exitCode === null && c.signalCode === null;
@@ -32,6 +38,7 @@ function install(): void {
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
+      signalled = sig;
       process.stderr.write(`\nbench: ${sig}, stopping children and removing temporary files\n`);
       void runCleanups().finally(() => process.exit(130));
     });
@@ -77,10 +84,10 @@ export function onCleanup(fn: () => Promise<void> | void): void {
 }
 
 let cleaning: Promise<void> | undefined;
-/** Stop every live child, then run the cleanup hooks (once). */
+/** Stop every live child, newest first (clients before the service they use), then run the cleanup hooks (once). */
 export function runCleanups(): Promise<void> {
   cleaning ??= (async () => {
-    await Promise.all([...live].map((c) => stopChild(c, 5000)));
+    for (const c of [...live].reverse()) await stopChild(c, 5000);
     for (const fn of cleanups.reverse()) {
       try {
         await fn();

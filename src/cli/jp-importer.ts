@@ -2,7 +2,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runDaemon } from '../daemon/run.js';
-import { runJobmanResults } from '../jobman/index.js';
 
 const daemonFlags = {
   k: { alias: 'key', type: 'string', describe: 'private key (PEM) [X509_USER_KEY, /etc/grid-security/hostkey.pem, certs/client-key.pem]' },
@@ -54,6 +53,7 @@ const raw = await yargs(hideBin(process.argv))
         subcommandExit = 2;
         return;
       }
+      const { runJobmanResults } = await import('../jobman/index.js');
       subcommandExit = await runJobmanResults(
         { config: String(a['jobman-config']), uid: String(a['uid']), ...(seqRaw !== undefined ? { seq: Number(seqRaw) } : {}), json: a['json'] === true },
         process.stdout, process.stderr,

@@ -4,6 +4,7 @@
  * Exit 0 on success, 1 on any error; usage errors print the usage text.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import v8 from 'node:v8';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeError } from '../core/errors.js';
@@ -11,6 +12,12 @@ import { EXPORT_DEFAULTS, ExportFailure, formatSummary, ProgressPrinter, readChu
 
 // More threads for the final fsync pass (must be set before the pool starts).
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// Keep the heap close to the live data (P3: peak RSS <= 150 MiB on a 1 GiB
+// dump): the young generation does not grow past its start size and the old
+// generation grows by 20 % instead of up to 4x between full collections.
+// Both flags are read by V8 at run time; unknown flags would be ignored.
+v8.setFlagsFromString('--semi-space-growth-factor=1');
+v8.setFlagsFromString('--heap-growing-percent=20');
 
 const NAME = 'lb-dump-exporter';
 const READ_CHUNK = 1024 * 1024;

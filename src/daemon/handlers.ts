@@ -3,13 +3,11 @@ import { basename } from 'node:path';
 import { JpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { MessageQueue } from '../core/queue.js';
-import { createJobmanHandler, JobmanQueue, loadJobmanConfig } from '../jobman/index.js';
 import { Spool } from '../maildir/spool.js';
 import { PrimaryClient } from '../primary/client.js';
 import { createRegistrationHandler } from '../register/handler.js';
 import type { MessageHandler } from './handler.js';
 import type { WorkerSpec } from './spec.js';
-import { createUploadParts } from './upload-parts.js';
 
 export interface WorkerParts {
   readonly queue: MessageQueue;
@@ -44,6 +42,8 @@ export async function createWorkerParts(spec: WorkerSpec, log: Logger, hooks: Wo
     }
     case 'jobman': {
       if (o.jobmanConfig === undefined) throw new JpError('JP_CONFIG', 'the jobman worker needs --jobman-config');
+      // Loaded only by the workers that need them (start-up time, database drivers).
+      const { createJobmanHandler, JobmanQueue, loadJobmanConfig } = await import('../jobman/index.js');
       const config = loadJobmanConfig(o.jobmanConfig, process.env);
       const queue: MessageQueue = o.jobmanMdir !== undefined
         ? new Spool(o.jobmanMdir, { policy: o.retry })
@@ -64,6 +64,6 @@ export async function createWorkerParts(spec: WorkerSpec, log: Logger, hooks: Wo
     }
     case 'dump':
     case 'sandbox':
-      return createUploadParts(spec, spec.role, log);
+      return (await import('./upload-parts.js')).createUploadParts(spec, spec.role, log);
   }
 }

@@ -8,6 +8,7 @@
  * finish within the grace period) → aborting (signal raised, unfinished
  * messages released back) → stopped.
  */
+import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../core/clock.js';
 import { classify } from '../core/classify.js';
 import { describeError } from '../core/errors.js';
@@ -61,11 +62,14 @@ export class WorkerLoop {
   private readonly abort = new AbortController();
   private readonly inflight = new Set<Promise<void>>();
   private nextRetryScan = 0;
+  private claimFailed = false;
   private done: Promise<void> | undefined;
 
   constructor(opts: WorkerLoopOptions) {
     this.o = opts;
     this.clock = opts.clock ?? systemClock;
+    // One abort listener per message in flight (handlers pass the signal on).
+    setMaxListeners(opts.concurrency * 4 + 16, this.abort.signal);
   }
 
   /** Start; resolves when the loop has stopped. */
@@ -112,7 +116,8 @@ export class WorkerLoop {
         await queue.init().catch(() => undefined);
         continue;
       }
-      if (claimed === 0 && !this.stopping) {
+      if ((claimed === 0 || this.claimFailed) && !this.stopping) {
+        this.claimFailed = false;
         const untilRetryScan = Math.max(0, this.nextRetryScan - this.clock.now());
         await this.waker.wait(Math.min(this.o.pollMs, untilRetryScan));
       }
@@ -123,7 +128,7 @@ export class WorkerLoop {
     this.state = 'stopped';
   }
 
-  /** One pass over new/ (and post/ when a retry scan is due). Returns the number claimed. */
+  /** One pass over new/ (and post/ when a retry scan is due). Returns the number of claims started. */
   private async pass(): Promise<number> {
     const now = this.clock.now();
     const sources: { it: AsyncIterator<string>; from: 'new' | 'post' }[] = [
@@ -164,11 +169,23 @@ export class WorkerLoop {
     }
     while (this.inflight.size >= this.o.concurrency) await Promise.race(this.inflight);
     if (this.stopping) return false;
-    const msg = await queue.claim(name, from);
-    if (msg === undefined) return false;
-    const p: Promise<void> = this.process(msg).finally(() => this.inflight.delete(p));
+    // The claim runs inside the in-flight task, so claims of several names overlap.
+    const p: Promise<void> = this.claimAndProcess(name, from).finally(() => this.inflight.delete(p));
     this.inflight.add(p);
     return true;
+  }
+
+  private async claimAndProcess(name: string, from: 'new' | 'post'): Promise<void> {
+    let msg: ClaimedMessage | undefined;
+    try {
+      msg = await this.o.queue.claim(name, from);
+    } catch (err) {
+      // e.g. EACCES: logged, and the loop sleeps a poll interval before the next pass.
+      this.claimFailed = true;
+      this.o.log.error({ file: name, from, err: describeError(err) }, 'cannot claim a message');
+      return;
+    }
+    if (msg !== undefined) await this.process(msg);
   }
 
   private async process(msg: ClaimedMessage): Promise<void> {

@@ -1,5 +1,5 @@
 /** Small durable file-system helpers shared by the spool code. */
-import { constants, promises as fsp } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
 
@@ -84,6 +84,7 @@ export async function ensureDir(path: string, mode: number): Promise<void> {
  * than maxBytes without reading it. `what` names it in errors ("message").
  */
 export async function readBounded(path: string, maxBytes: number, what: string): Promise<Buffer> {
+  if (maxBytes <= SMALL_READ) return readBoundedSync(path, maxBytes, what);
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -105,5 +106,33 @@ export async function readBounded(path: string, maxBytes: number, what: string):
     return buf.subarray(0, off);
   } finally {
     await fh.close();
+  }
+}
+
+/** Messages this small are read synchronously: just written, so in the page cache (no thread-pool trips). */
+const SMALL_READ = 64 * 1024;
+
+function readBoundedSync(path: string, maxBytes: number, what: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    if (systemCode(e) === 'ELOOP') throw new JpError('JP_MALFORMED_MESSAGE', `${what} is a symbolic link`, { cause: e });
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new JpError('JP_MALFORMED_MESSAGE', `${what} is not a regular file`);
+    if (st.size > maxBytes) throw new JpError('JP_MALFORMED_MESSAGE', `${what} is ${st.size} bytes, more than the limit of ${maxBytes}`);
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
   }
 }

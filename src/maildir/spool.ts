@@ -150,7 +150,8 @@ export class Spool {
     const claimed = claimName(name, this.pid, this.host);
     const path = pathOf(this.root, 'cur', claimed);
     if (!(await renameIfExists(pathOf(this.root, from, name), path))) return undefined;
-    return { name, path, from, meta: await this.readMeta('post', name) };
+    // Only messages from post/ have retry state (recover() sends a claim with state back to post/).
+    return { name, path, from, meta: from === 'post' ? await this.readMeta('post', name) : undefined };
   }
 
   /**
@@ -163,9 +164,11 @@ export class Spool {
 
   /** Delivery confirmed: remove the message, its tmp/ twin and any retry state. */
   async delivered(msg: ClaimedMessage): Promise<void> {
-    await unlinkIfExists(msg.path);
-    await unlinkIfExists(pathOf(this.root, 'tmp', msg.name));
-    if (msg.meta !== undefined) await unlinkIfExists(pathOf(this.root, 'post', metaName(msg.name)));
+    await Promise.all([
+      unlinkIfExists(msg.path),
+      unlinkIfExists(pathOf(this.root, 'tmp', msg.name)),
+      msg.from === 'post' ? unlinkIfExists(pathOf(this.root, 'post', metaName(msg.name))) : undefined,
+    ]);
   }
 
   /** A temporary failure: schedule a retry in post/, or give up past the limit. */
@@ -196,7 +199,9 @@ export class Spool {
 
   /**
    * Claims in cur/ held by processes of this host that are no longer alive
-   * go back to new/. Claims of live processes and of other hosts are left.
+   * go back to the queue: to post/ (due at once) when the message has retry
+   * state there, else to new/. Claims of live processes and of other hosts
+   * are left alone.
    */
   async recover(isAlive: (pid: number) => boolean = pidAlive): Promise<{ recovered: string[]; foreign: number }> {
     const recovered: string[] = [];
@@ -209,7 +214,8 @@ export class Spool {
         continue;
       }
       if (isAlive(c.pid)) continue;
-      if (await this.moveNoClobber(pathOf(this.root, 'cur', e.name), 'new', c.name)) recovered.push(c.name);
+      const hasState = (await this.readMeta('post', c.name)) !== undefined;
+      if (await this.moveNoClobber(pathOf(this.root, 'cur', e.name), hasState ? 'post' : 'new', c.name)) recovered.push(c.name);
     }
     return { recovered, foreign };
   }

@@ -205,3 +205,22 @@ test('requeue moves a message from post/ or undeliverable/ back to new/ and drop
   assert.equal(await spool.requeue(a, 'post'), false, 'not there any more');
   assert.equal(await spool.requeue('../x', 'post'), false);
 });
+
+test('a dead claim taken from post/ goes back to post/ with its attempts; one from new/ goes to new/', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root, { host: 'me' });
+  await spool.init();
+  const a = await spool.store('a');
+  const ma = await spool.claim(a);
+  assert.ok(ma);
+  await spool.failed(ma, 'down');
+  const viaPost = await new Spool(root, { host: 'me', pid: 999999 }).claim(a, 'post');
+  assert.equal(viaPost?.meta?.attempts, 1);
+  const b = await spool.store('b');
+  assert.ok(await new Spool(root, { host: 'me', pid: 999999 }).claim(b, 'new'));
+  const r = await spool.recover((pid) => pid !== 999999);
+  assert.deepEqual(r.recovered.sort(), [a, b].sort());
+  assert.deepEqual(await ls(join(root, 'post')), [a, `${a}.meta`].sort());
+  assert.deepEqual(await ls(join(root, 'new')), [b]);
+  assert.equal((await spool.claim(a, 'post'))?.meta?.attempts, 1, 'attempts kept');
+});
