@@ -30,6 +30,8 @@ const daemonFlags = {
   'jobman-config': { type: 'string', describe: 'jobman config.ini: run the jobman worker (alone: jobman compatibility mode only)' },
   'jobman-mdir': { type: 'string', describe: 'take jobman requests from this maildir spool instead of config.ini\'s iqueue' },
   'jobman-client': { type: 'boolean', describe: 'forward jobman requests to [client] postURL instead of running them' },
+  config: { type: 'string', describe: 'configuration file (INI: [importer] keys = long flag names, [task NAME] schedules); flags > JP_IMPORTER_* environment > file' },
+  metrics: { type: 'string', describe: 'serve Prometheus /metrics and /healthz on host:port (e.g. 127.0.0.1:9464) [off]' },
   'log-file': { type: 'string', describe: 'append logs to this file [stderr; maildir/jp-importer.log when detached]' },
   'log-level': { type: 'string', describe: 'fatal|error|warn|info|debug|trace [info]' },
 } as const;
@@ -74,6 +76,7 @@ const raw = await yargs(hideBin(process.argv))
 const r = raw as Record<string, unknown>;
 if (subcommandExit !== undefined) process.exit(subcommandExit);
 process.exitCode = await runDaemon({
+  metrics: r['metrics'],
   key: r['key'], cert: r['cert'], CAdir: r['CAdir'], debug: r['debug'], foreground: r['foreground'], jpps: r['jpps'],
   regMdir: r['reg-mdir'], dumpMdir: r['dump-mdir'], dumpSlaves: r['dump-slaves'], sandboxMdir: r['sandbox-mdir'],
   pidfile: r['pidfile'], poll: r['poll'], store: r['store'], allowDir: r['allow-dir'], workers: r['workers'],
@@ -81,4 +84,4 @@ process.exitCode = await runDaemon({
   giveUpAfter: r['give-up-after'], logFile: r['log-file'], logLevel: r['log-level'],
   ftpTls: r['ftp-tls'], ftpConnections: r['ftp-connections'], ftpTimeout: r['ftp-timeout'],
   jobmanConfig: r['jobman-config'], jobmanMdir: r['jobman-mdir'], jobmanClient: r['jobman-client'],
-});
+}, typeof r['config'] === 'string' ? r['config'] : undefined);

@@ -40,6 +40,8 @@ export interface ImporterOptions {
   /** FTP control connections kept per server (= uploads in flight per worker). */
   readonly ftpConnections: number;
   readonly ftpTimeoutMs: number;
+  /** Serve Prometheus metrics and /healthz on this host:port (off when undefined). */
+  readonly metrics: string | undefined;
   /** jobman config.ini: enables the jobman worker. */
   readonly jobmanConfig: string | undefined;
   /** New-style maildir spool of jobman requests (else jobman's own iqueue layout). */
@@ -82,6 +84,7 @@ export function defaultOptions(env: NodeJS.ProcessEnv = process.env): ImporterOp
     ftpTls: false,
     ftpConnections: 4,
     ftpTimeoutMs: 30_000,
+    metrics: undefined,
     jobmanConfig: undefined,
     jobmanMdir: undefined,
     jobmanClient: false,
@@ -126,12 +129,28 @@ function duration(raw: RawOptions, key: string, flag: string, dflt: number, bare
   if (v === undefined) return dflt;
   const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(v, bareUnit) : undefined;
   if (ms === undefined || ms < minMs || ms > maxMs) {
-    throw bad(flag, v, `must be a duration (e.g. 2, 500ms, 30s, 5m, 1h, 5d) from ${minMs}ms to ${maxMs / 86_400_000}d`);
+    throw bad(flag, v, `must be a duration (e.g. 2, 500ms, 30s, 5m, 1h, 5d) from ${fmtMs(minMs)} to ${fmtMs(maxMs)}`);
   }
   return ms;
 }
 
+function fmtMs(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 const HOST_PORT = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):\d{1,5}$/;
+
+/** A local address to listen on: host:port, port 0-65535. */
+export function listenAddress(v: string, flag: string): string {
+  if (HOST_PORT.test(v)) {
+    const port = Number(v.slice(v.lastIndexOf(':') + 1));
+    if (port >= 0 && port <= 65535) return v;
+  }
+  throw bad(flag, v, 'must be host:port (port 0-65535), e.g. 127.0.0.1:9464');
+}
 
 export function validateEndpoint(v: string, flag: string): string {
   if (HOST_PORT.test(v)) {
@@ -148,7 +167,14 @@ export function validateEndpoint(v: string, flag: string): string {
   throw bad(flag, v, 'must be host:port (port 1-65535) or an http(s) URL');
 }
 
-export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = process.env): ImporterOptions {
+/**
+ * Validate raw values into options. `labels` says where a value came from
+ * (e.g. `/etc/jp-importer.conf [importer] dump-slaves` or
+ * `environment JP_IMPORTER_DUMP_SLAVES`) so that errors name it; values
+ * without a label came from the command line and errors name the flag.
+ */
+export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = process.env, labels: Readonly<Record<string, string>> = {}): ImporterOptions {
+  const L = (key: string, flag: string): string => labels[key] ?? flag;
   const d = defaultOptions(env);
   const workersRaw = raw['workers'];
   let workers: WorkerKind[] = [...d.workers];
@@ -156,14 +182,14 @@ export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proces
     const list = (Array.isArray(workersRaw) ? workersRaw : [workersRaw]).flatMap((w) => String(w).split(','));
     workers = [];
     for (const w of list.map((s) => s.trim()).filter((s) => s.length > 0)) {
-      if (!(WORKER_KINDS as readonly string[]).includes(w)) throw bad('--workers', w, `must list kinds from ${WORKER_KINDS.join(', ')}`);
+      if (!(WORKER_KINDS as readonly string[]).includes(w)) throw bad(L('workers', '--workers'), w, `must list kinds from ${WORKER_KINDS.join(', ')}`);
       if (!workers.includes(w as WorkerKind)) workers.push(w as WorkerKind);
     }
   }
-  const jobmanConfig = raw['jobmanConfig'] === undefined ? undefined : path(raw, 'jobmanConfig', '--jobman-config', '');
-  const jobmanMdir = raw['jobmanMdir'] === undefined ? undefined : path(raw, 'jobmanMdir', '--jobman-mdir', '');
+  const jobmanConfig = raw['jobmanConfig'] === undefined ? undefined : path(raw, 'jobmanConfig', L('jobmanConfig', '--jobman-config'), '');
+  const jobmanMdir = raw['jobmanMdir'] === undefined ? undefined : path(raw, 'jobmanMdir', L('jobmanMdir', '--jobman-mdir'), '');
   if (jobmanMdir !== undefined && jobmanConfig === undefined) {
-    throw bad('--jobman-mdir', jobmanMdir, 'needs --jobman-config (the destination database is configured there)');
+    throw bad(L('jobmanMdir', '--jobman-mdir'), jobmanMdir, 'needs --jobman-config (the destination database is configured there)');
   }
   if (workersRaw === undefined && jobmanConfig !== undefined) {
     // `jp-importer --jobman-config config.ini` alone is a jobman replacement;
@@ -171,50 +197,51 @@ export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proces
     const lbFlags = ['jpps', 'regMdir', 'dumpMdir', 'sandboxMdir', 'dumpSlaves'];
     workers = lbFlags.some((k) => raw[k] !== undefined) ? [...d.workers, 'jobman'] : ['jobman'];
   }
-  if (workers.includes('jobman') && jobmanConfig === undefined) throw bad('--workers', 'jobman', 'the jobman worker needs --jobman-config');
+  if (workers.includes('jobman') && jobmanConfig === undefined) throw bad(L('workers', '--workers'), 'jobman', 'the jobman worker needs --jobman-config');
   const allowRaw = raw['allowDir'];
   const allowDirs = (allowRaw === undefined ? [] : Array.isArray(allowRaw) ? allowRaw : [allowRaw]).map((v) => {
-    if (typeof v !== 'string' || v.length === 0) throw bad('--allow-dir', v, 'must be a directory path');
+    if (typeof v !== 'string' || v.length === 0) throw bad(L('allowDir', '--allow-dir'), v, 'must be a directory path');
     return resolve(v);
   });
   const storeRaw = raw['store'];
-  const first = duration(raw, 'retryFirst', '--retry-first', d.retry.firstDelayMs, 's', 10, 7 * 86_400_000);
-  const max = duration(raw, 'retryMax', '--retry-max', Math.max(d.retry.maxDelayMs, first), 's', first, 30 * 86_400_000);
+  const first = duration(raw, 'retryFirst', L('retryFirst', '--retry-first'), d.retry.firstDelayMs, 's', 10, 7 * 86_400_000);
+  const max = duration(raw, 'retryMax', L('retryMax', '--retry-max'), Math.max(d.retry.maxDelayMs, first), 's', first, 30 * 86_400_000);
   const opts: ImporterOptions = {
-    jpps: validateEndpoint(str(raw, 'jpps', '--jpps (-p)', d.jpps), '--jpps (-p)'),
-    cert: path(raw, 'cert', '--cert (-c)', d.cert),
-    key: path(raw, 'key', '--key (-k)', d.key),
-    caDir: path(raw, 'CAdir', '--CAdir (-C)', d.caDir),
-    regMdir: path(raw, 'regMdir', '--reg-mdir (-r)', d.regMdir),
-    dumpMdir: path(raw, 'dumpMdir', '--dump-mdir (-d)', d.dumpMdir),
-    sandboxMdir: path(raw, 'sandboxMdir', '--sandbox-mdir (-s)', d.sandboxMdir),
-    dumpSlaves: int(raw, 'dumpSlaves', '--dump-slaves (-D)', d.dumpSlaves, 1, 20),
+    jpps: validateEndpoint(str(raw, 'jpps', L('jpps', '--jpps (-p)'), d.jpps), L('jpps', '--jpps (-p)')),
+    cert: path(raw, 'cert', L('cert', '--cert (-c)'), d.cert),
+    key: path(raw, 'key', L('key', '--key (-k)'), d.key),
+    caDir: path(raw, 'CAdir', L('CAdir', '--CAdir (-C)'), d.caDir),
+    regMdir: path(raw, 'regMdir', L('regMdir', '--reg-mdir (-r)'), d.regMdir),
+    dumpMdir: path(raw, 'dumpMdir', L('dumpMdir', '--dump-mdir (-d)'), d.dumpMdir),
+    sandboxMdir: path(raw, 'sandboxMdir', L('sandboxMdir', '--sandbox-mdir (-s)'), d.sandboxMdir),
+    dumpSlaves: int(raw, 'dumpSlaves', L('dumpSlaves', '--dump-slaves (-D)'), d.dumpSlaves, 1, 20),
     workers,
-    pidfile: path(raw, 'pidfile', '--pidfile (-i)', d.pidfile),
-    pollMs: duration(raw, 'poll', '--poll (-t)', d.pollMs, 's', 10, 3_600_000),
-    store: storeRaw === undefined ? undefined : path(raw, 'store', '--store (-S)', ''),
+    pidfile: path(raw, 'pidfile', L('pidfile', '--pidfile (-i)'), d.pidfile),
+    pollMs: duration(raw, 'poll', L('poll', '--poll (-t)'), d.pollMs, 's', 10, 3_600_000),
+    store: storeRaw === undefined ? undefined : path(raw, 'store', L('store', '--store (-S)'), ''),
     allowDirs,
     debug: raw['debug'] === true,
     foreground: raw['foreground'] === true,
-    logFile: raw['logFile'] === undefined ? undefined : path(raw, 'logFile', '--log-file', ''),
-    logLevel: str(raw, 'logLevel', '--log-level', d.logLevel),
-    concurrency: int(raw, 'concurrency', '--concurrency', d.concurrency, 1, 256),
-    timeoutMs: duration(raw, 'timeout', '--timeout', d.timeoutMs, 's', 100, 3_600_000),
+    logFile: raw['logFile'] === undefined ? undefined : path(raw, 'logFile', L('logFile', '--log-file'), ''),
+    logLevel: str(raw, 'logLevel', L('logLevel', '--log-level'), d.logLevel),
+    concurrency: int(raw, 'concurrency', L('concurrency', '--concurrency'), d.concurrency, 1, 256),
+    timeoutMs: duration(raw, 'timeout', L('timeout', '--timeout'), d.timeoutMs, 's', 100, 3_600_000),
     retry: {
       firstDelayMs: first,
       maxDelayMs: max,
-      giveUpAfterMs: duration(raw, 'giveUpAfter', '--give-up-after', d.retry.giveUpAfterMs, 's', 1000, 365 * 86_400_000),
+      giveUpAfterMs: duration(raw, 'giveUpAfter', L('giveUpAfter', '--give-up-after'), d.retry.giveUpAfterMs, 's', 1000, 365 * 86_400_000),
       jitter: d.retry.jitter,
     },
     ftpTls: raw['ftpTls'] === true,
-    ftpConnections: int(raw, 'ftpConnections', '--ftp-connections', d.ftpConnections, 1, 64),
-    ftpTimeoutMs: duration(raw, 'ftpTimeout', '--ftp-timeout', d.ftpTimeoutMs, 's', 100, 3_600_000),
+    ftpConnections: int(raw, 'ftpConnections', L('ftpConnections', '--ftp-connections'), d.ftpConnections, 1, 64),
+    ftpTimeoutMs: duration(raw, 'ftpTimeout', L('ftpTimeout', '--ftp-timeout'), d.ftpTimeoutMs, 's', 100, 3_600_000),
+    metrics: raw['metrics'] === undefined ? undefined : listenAddress(str(raw, 'metrics', L('metrics', '--metrics'), ''), L('metrics', '--metrics')),
     jobmanConfig,
     jobmanMdir,
     jobmanClient: raw['jobmanClient'] === true,
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(opts.logLevel)) {
-    throw bad('--log-level', opts.logLevel, 'must be one of fatal, error, warn, info, debug, trace');
+    throw bad(L('logLevel', '--log-level'), opts.logLevel, 'must be one of fatal, error, warn, info, debug, trace');
   }
   return opts;
 }

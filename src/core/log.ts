@@ -20,13 +20,24 @@ export interface LogOptions {
 /** Keys whose values are never written to logs. */
 export const REDACT = ['pwd', 'password', 'key', 'passphrase', '*.pwd', '*.password', '*.passphrase', 'url'];
 
+export interface Logging {
+  readonly logger: Logger;
+  /** Reopen the log file (after rotation, on SIGHUP); a no-op for stderr and -g output. */
+  reopen(): void;
+}
+
 export function createLogger(opts: LogOptions = {}): Logger {
+  return createLogging(opts).logger;
+}
+
+export function createLogging(opts: LogOptions = {}): Logging {
   const base = {
     name: opts.name ?? 'jp-importer',
     level: opts.level ?? 'info',
     redact: { paths: REDACT, censor: '[redacted]' },
   };
   let dest: DestinationStream;
+  let reopen = (): void => undefined;
   if (opts.format === 'pretty') {
     dest = pretty({
       sync: true,
@@ -38,9 +49,11 @@ export function createLogger(opts: LogOptions = {}): Logger {
       append: true,
     });
   } else {
-    dest = pino.destination({ dest: opts.file ?? 2, sync: true, append: true, mkdir: true });
+    const sonic = pino.destination({ dest: opts.file ?? 2, sync: true, append: true, mkdir: true });
+    if (opts.file !== undefined) reopen = () => sonic.reopen();
+    dest = sonic;
   }
-  return pino(base, dest);
+  return { logger: pino(base, dest), reopen };
 }
 
 /** A logger that drops everything (tests, library use without a logger). */

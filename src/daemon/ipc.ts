@@ -2,7 +2,9 @@
 import type { OutcomeCounts } from './worker-loop.js';
 
 export type MasterToWorker =
-  | { readonly type: 'stop'; readonly graceMs: number };
+  | { readonly type: 'stop'; readonly graceMs: number }
+  /** SIGHUP: reopen the log file. */
+  | { readonly type: 'reopen-log' };
 
 export type WorkerToMaster =
   | { readonly type: 'ready'; readonly id: string }
@@ -28,6 +30,7 @@ export function isWorkerToMaster(v: unknown): v is WorkerToMaster {
 }
 
 export function isMasterToWorker(v: unknown): v is MasterToWorker {
-  return typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'stop'
-    && typeof (v as { graceMs?: unknown }).graceMs === 'number';
+  if (typeof v !== 'object' || v === null) return false;
+  const t = (v as { type?: unknown }).type;
+  return (t === 'stop' && typeof (v as { graceMs?: unknown }).graceMs === 'number') || t === 'reopen-log';
 }

@@ -54,6 +54,8 @@ export class Master {
   private readonly onControl: ((action: 'quit' | 'restart') => void) | undefined;
   /** Slots asked to stop for a restart: respawned at once when they exit. */
   private readonly restarting = new Set<Slot>();
+  /** Slots removed by reconfigure(): not restarted when they exit. */
+  private readonly retired = new Set<Slot>();
   private stopping = false;
   private readyResolve: (() => void) | undefined;
   private readyCount = 0;
@@ -124,6 +126,10 @@ export class Master {
       this.log.info({ worker: s.spec.id, code, signal }, 'worker stopped');
       return;
     }
+    if (this.retired.delete(s)) {
+      this.log.info({ worker: s.spec.id, code, signal }, 'worker stopped (no longer configured)');
+      return;
+    }
     if (this.restarting.delete(s)) {
       this.log.info({ worker: s.spec.id, code, signal }, 'worker stopped for a restart');
       this.spawn(s);
@@ -138,18 +144,79 @@ export class Master {
     s.timer = setTimeout(() => this.spawn(s), delay);
   }
 
-  /** Restart every worker gracefully (each finishes or returns its in-flight messages first). */
-  restartAll(): void {
+  /**
+   * Apply new worker specs (SIGHUP): workers whose spec changed are
+   * restarted gracefully, new ones started, removed ones stopped; the others
+   * keep running untouched. Returns the ids restarted, started and stopped.
+   */
+  reconfigure(specs: WorkerSpec[]): { restarted: string[]; started: string[]; stopped: string[] } {
+    const result = { restarted: [] as string[], started: [] as string[], stopped: [] as string[] };
+    const next = new Map(specs.map((sp) => [sp.id, sp]));
+    for (const s of [...this.slots]) {
+      const sp = next.get(s.spec.id);
+      if (sp === undefined) {
+        this.slots.splice(this.slots.indexOf(s), 1);
+        this.retire(s);
+        result.stopped.push(s.spec.id);
+      } else if (JSON.stringify(sp) !== JSON.stringify(s.spec)) {
+        s.spec = sp;
+        this.restartSlot(s);
+        result.restarted.push(sp.id);
+      }
+      next.delete(s.spec.id);
+    }
+    for (const sp of next.values()) {
+      const s: Slot = { spec: sp, child: undefined, startedAt: 0, restarts: 0, quickFailures: 0, timer: undefined, counts: zero(), past: zero() };
+      this.slots.push(s);
+      this.spawn(s);
+      result.started.push(sp.id);
+    }
+    return result;
+  }
+
+  /** Send a message to every running worker. */
+  broadcast(msg: MasterToWorker): void {
     for (const s of this.slots) {
-      if (s.child === undefined || this.restarting.has(s)) continue;
-      this.restarting.add(s);
-      const msg: MasterToWorker = { type: 'stop', graceMs: this.o.graceMs };
       try {
-        s.child.send(msg);
+        s.child?.send(msg);
       } catch {
-        s.child.kill('SIGTERM');
+        /* exiting */
       }
     }
+  }
+
+  private restartSlot(s: Slot): void {
+    if (s.timer !== undefined) {
+      // waiting for a backoff restart: start with the new spec at once
+      clearTimeout(s.timer);
+      this.spawn(s);
+      return;
+    }
+    if (s.child === undefined || this.restarting.has(s)) return;
+    this.restarting.add(s);
+    this.askToStop(s);
+  }
+
+  /** Stop a slot that is no longer configured; its claims return to the queue when it exits. */
+  private retire(s: Slot): void {
+    if (s.timer !== undefined) clearTimeout(s.timer);
+    s.timer = undefined;
+    this.retired.add(s);
+    this.askToStop(s);
+  }
+
+  private askToStop(s: Slot): void {
+    const msg: MasterToWorker = { type: 'stop', graceMs: this.o.graceMs };
+    try {
+      s.child?.send(msg);
+    } catch {
+      s.child?.kill('SIGTERM');
+    }
+  }
+
+  /** Restart every worker gracefully (each finishes or returns its in-flight messages first). */
+  restartAll(): void {
+    for (const s of this.slots) this.restartSlot(s);
   }
 
   /**
@@ -163,7 +230,7 @@ export class Master {
       if (s.timer !== undefined) clearTimeout(s.timer);
       s.timer = undefined;
     }
-    const running = this.slots.filter((s) => s.child !== undefined);
+    const running = [...this.slots, ...this.retired].filter((s) => s.child !== undefined);
     const exits = running.map((s) => new Promise<void>((res) => s.child?.once('exit', () => res())));
     const msg: MasterToWorker = { type: 'stop', graceMs: this.o.graceMs };
     for (const s of running) {

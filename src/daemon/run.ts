@@ -2,17 +2,28 @@
 import { join, dirname } from 'node:path';
 import { validateOptions, type ImporterOptions, type RawOptions } from '../config/options.js';
 import { describeError } from '../core/errors.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { createLogging, type Logger } from '../core/log.js';
+import { importerOptionsFromEnv, loadConfigFile, mergeOptions, type ConfigFile } from '../config/file.js';
 import { Spool } from '../maildir/spool.js';
 import { detach, isDetachedChild, notifyParent } from './detach.js';
 import { Master } from './master.js';
 import { acquirePidfile, AlreadyRunningError } from './pidfile.js';
 import { workerSpecs, type LogSpec } from './spec.js';
 
-export async function runDaemon(raw: RawOptions): Promise<number> {
+/** flags > environment (JP_IMPORTER_*) > --config file > defaults, validated. */
+export function resolveOptions(flags: RawOptions, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): {
+  opts: ImporterOptions;
+  file: ConfigFile | undefined;
+} {
+  const file = configPath === undefined ? undefined : loadConfigFile(configPath);
+  const merged = mergeOptions(flags, importerOptionsFromEnv(env), file);
+  return { opts: validateOptions(merged.raw, env, merged.labels), file };
+}
+
+export async function runDaemon(flags: RawOptions, configPath?: string): Promise<number> {
   let opts: ImporterOptions;
   try {
-    opts = validateOptions(raw);
+    opts = resolveOptions(flags, configPath).opts;
   } catch (err) {
     process.stderr.write(`jp-importer: ${describeError(err)}\n`);
     return 1;
@@ -24,7 +35,8 @@ export async function runDaemon(raw: RawOptions): Promise<number> {
     level: opts.debug ? 'debug' : opts.logLevel,
     file: opts.logFile ?? (isDetachedChild() ? join(dirname(opts.pidfile), 'jp-importer.log') : undefined),
   };
-  const log = createLogger({ format: logSpec.format, level: logSpec.level, file: logSpec.file }).child({ role: 'master' });
+  const logging = createLogging({ format: logSpec.format, level: logSpec.level, file: logSpec.file });
+  const log = logging.logger.child({ role: 'master' });
 
   let pidfile;
   try {
@@ -58,7 +70,23 @@ export async function runDaemon(raw: RawOptions): Promise<number> {
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => log.info('SIGHUP: credentials are re-read by the workers when they change on disk; nothing else to reload'));
+  process.on('SIGHUP', () => {
+    logging.reopen();
+    master.broadcast({ type: 'reopen-log' });
+    let next: ImporterOptions;
+    try {
+      next = resolveOptions(flags, configPath).opts;
+    } catch (err) {
+      log.error({ err: describeError(err) }, 'SIGHUP: the new configuration is refused; the running one stays');
+      return;
+    }
+    for (const k of ['pidfile', 'logFile', 'logLevel', 'debug', 'foreground', 'metrics'] as const) {
+      if (JSON.stringify(next[k]) !== JSON.stringify(opts[k])) log.warn({ setting: k }, 'SIGHUP: this setting changes only at the next start');
+    }
+    const changes = master.reconfigure(workerSpecs({ ...next, pidfile: opts.pidfile }, logSpec));
+    log.info({ ...changes }, 'SIGHUP: configuration reloaded; log file reopened; workers restarted only where settings changed');
+    opts = { ...next, pidfile: opts.pidfile };
+  });
 
   log.info({ jpps: opts.jpps, workers: master.workers().map((w) => w.id), pidfile: opts.pidfile }, 'jp-importer starting');
   await master.start();

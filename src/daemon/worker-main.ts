@@ -3,7 +3,7 @@
  * its role, runs the loop over its spool subtree, reports counts, and stops
  * on the master's request or when the master goes away.
  */
-import { createLogger } from '../core/log.js';
+import { createLogging } from '../core/log.js';
 import { describeError } from '../core/errors.js';
 import { createWorkerParts } from './handlers.js';
 import { isMasterToWorker, WORKER_EXIT, type WorkerToMaster } from './ipc.js';
@@ -11,8 +11,8 @@ import { parseSpec, SPEC_ENV } from './spec.js';
 import { WorkerLoop } from './worker-loop.js';
 
 const spec = parseSpec(process.env[SPEC_ENV]);
-const log = createLogger({ format: spec.log.format, level: spec.log.level, file: spec.log.file, name: 'jp-importer' })
-  .child({ worker: spec.id });
+const logging = createLogging({ format: spec.log.format, level: spec.log.level, file: spec.log.file, name: 'jp-importer' });
+const log = logging.logger.child({ worker: spec.id });
 
 function send(m: WorkerToMaster): void {
   if (process.connected) process.send?.(m);
@@ -31,7 +31,9 @@ async function stop(graceMs: number, code: number): Promise<void> {
 }
 
 process.on('message', (m: unknown) => {
-  if (isMasterToWorker(m)) void stop(m.graceMs, WORKER_EXIT.OK);
+  if (!isMasterToWorker(m)) return;
+  if (m.type === 'stop') void stop(m.graceMs, WORKER_EXIT.OK);
+  else logging.reopen();
 });
 // The master is gone (killed): finish quickly and leave.
 process.on('disconnect', () => void stop(2000, WORKER_EXIT.OK));

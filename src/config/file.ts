@@ -1,0 +1,126 @@
+/**
+ * jp-importer's configuration file (`--config FILE`, INI) and environment
+ * variables, merged with the command line: flags > environment > file >
+ * defaults. Every value keeps a label naming where it came from, so that a
+ * validation error names the file and key, or the variable.
+ *
+ *   [importer]      one key per long flag: jpps, reg-mdir, dump-slaves, …
+ *   [task NAME]     scheduled tasks (src/schedule)
+ *
+ * Environment: JP_IMPORTER_<KEY> with dashes as underscores, e.g.
+ * JP_IMPORTER_JPPS, JP_IMPORTER_REG_MDIR, JP_IMPORTER_DUMP_SLAVES.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { describeError, JpError } from '../core/errors.js';
+import { IniSyntaxError, parseIni, parseIniBoolean, type IniFile } from './ini.js';
+import type { RawOptions } from './options.js';
+
+/** Key in the file / environment → key of RawOptions. */
+export const CONFIG_KEYS: Readonly<Record<string, string>> = {
+  jpps: 'jpps', cert: 'cert', key: 'key', cadir: 'CAdir',
+  'reg-mdir': 'regMdir', 'dump-mdir': 'dumpMdir', 'dump-slaves': 'dumpSlaves', 'sandbox-mdir': 'sandboxMdir',
+  pidfile: 'pidfile', poll: 'poll', store: 'store', 'allow-dir': 'allowDir', workers: 'workers',
+  concurrency: 'concurrency', timeout: 'timeout', 'retry-first': 'retryFirst', 'retry-max': 'retryMax',
+  'give-up-after': 'giveUpAfter', 'ftp-tls': 'ftpTls', 'ftp-connections': 'ftpConnections', 'ftp-timeout': 'ftpTimeout',
+  'jobman-config': 'jobmanConfig', 'jobman-mdir': 'jobmanMdir', 'jobman-client': 'jobmanClient',
+  'log-file': 'logFile', 'log-level': 'logLevel', metrics: 'metrics',
+};
+const PATH_KEYS = new Set(['cert', 'key', 'cadir', 'reg-mdir', 'dump-mdir', 'sandbox-mdir', 'pidfile', 'store', 'allow-dir',
+  'jobman-config', 'jobman-mdir', 'log-file']);
+const BOOLEAN_KEYS = new Set(['ftp-tls', 'jobman-client']);
+const LIST_KEYS = new Set(['allow-dir']);
+export const IMPORTER_SECTION = 'importer';
+export const TASK_SECTION = /^task\s+\S/;
+
+export interface LabelledOptions {
+  readonly raw: RawOptions;
+  /** RawOptions key → where the value came from. */
+  readonly labels: Record<string, string>;
+}
+
+export interface ConfigFile extends LabelledOptions {
+  readonly path: string;
+  readonly ini: IniFile;
+}
+
+function convert(key: string, value: string, label: string, baseDir: string): unknown {
+  if (BOOLEAN_KEYS.has(key)) {
+    const b = parseIniBoolean(value);
+    if (b === undefined) throw new JpError('JP_CONFIG', `${label}: must be true or false, got ${JSON.stringify(value)}`);
+    return b;
+  }
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  if (LIST_KEYS.has(key)) return value.split(/[\s,]+/).filter((v) => v.length > 0).map((v) => (PATH_KEYS.has(key) ? abs(v) : v));
+  return PATH_KEYS.has(key) && value.length > 0 ? abs(value) : value;
+}
+
+/** Pure: the [importer] section of a parsed file (relative paths resolved against the file's directory). */
+export function importerOptionsFromIni(ini: IniFile, file: string): LabelledOptions {
+  const raw: RawOptions = {};
+  const labels: Record<string, string> = {};
+  for (const name of ini.sections.keys()) {
+    if (name !== IMPORTER_SECTION && !TASK_SECTION.test(name)) {
+      throw new JpError('JP_CONFIG', `${file}: unknown section [${name}] (expected [importer] or [task NAME])`);
+    }
+  }
+  const section = ini.sections.get(IMPORTER_SECTION);
+  if (section === undefined) return { raw, labels };
+  for (const [key, value] of section) {
+    const label = `${file} [importer] ${key}`;
+    const rawKey = CONFIG_KEYS[key];
+    if (rawKey === undefined) throw new JpError('JP_CONFIG', `${label}: unknown key (see the README's configuration table)`);
+    raw[rawKey] = convert(key, value, label, dirname(file));
+    labels[rawKey] = label;
+  }
+  return { raw, labels };
+}
+
+export function loadConfigFile(path: string): ConfigFile {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new JpError('JP_CONFIG', `--config: cannot read ${file}: ${describeError(e)}`);
+  }
+  let ini: IniFile;
+  try {
+    ini = parseIni(text);
+  } catch (e) {
+    if (e instanceof IniSyntaxError) throw new JpError('JP_CONFIG', `${file}: ${e.message}`);
+    throw e;
+  }
+  return { path: file, ini, ...importerOptionsFromIni(ini, file) };
+}
+
+export function envName(key: string): string {
+  return `JP_IMPORTER_${key.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Pure: options from JP_IMPORTER_* variables (relative paths against the current directory). */
+export function importerOptionsFromEnv(env: NodeJS.ProcessEnv): LabelledOptions {
+  const raw: RawOptions = {};
+  const labels: Record<string, string> = {};
+  for (const [key, rawKey] of Object.entries(CONFIG_KEYS)) {
+    const name = envName(key);
+    const value = env[name];
+    if (value === undefined) continue;
+    const label = `environment ${name}`;
+    raw[rawKey] = convert(key, value, label, process.cwd());
+    labels[rawKey] = label;
+  }
+  return { raw, labels };
+}
+
+/** flags > environment > file > defaults (defaults are applied by validateOptions). */
+export function mergeOptions(flags: RawOptions, env: LabelledOptions, file: LabelledOptions | undefined): LabelledOptions {
+  const raw: RawOptions = { ...(file?.raw ?? {}), ...env.raw };
+  const labels: Record<string, string> = { ...(file?.labels ?? {}), ...env.labels };
+  for (const [k, v] of Object.entries(flags)) {
+    if (v === undefined) continue;
+    raw[k] = v;
+    delete labels[k];
+  }
+  return { raw, labels };
+}
