@@ -42,6 +42,15 @@ const raw = await yargs(hideBin(process.argv))
   .scriptName('jp-importer')
   .usage('$0 [options]\n\nStore-and-forward daemon: delivers LB registrations, dumps and sandboxes from maildir spools to the JP primary service.')
   .command('$0', 'run the daemon (master and workers)', (y) => y.options(daemonFlags))
+  .command('run-task <name>', 'run one [task NAME] of the configuration file now (what the scheduler would run)',
+    (y) => y
+      .positional('name', { type: 'string', describe: 'task name' })
+      .option('config', { type: 'string', demandOption: true, describe: 'configuration file' })
+      .option('json', { type: 'boolean', describe: 'JSON log lines' }),
+    async (a) => {
+      const { runTaskCommand } = await import('../daemon/run-task.js');
+      subcommandExit = await runTaskCommand(String(a['name']), String(a['config']), a['json'] === true);
+    })
   .command('jobman-results <uid>', 'print the results recorded for a jobman request',
     (y) => y
       .positional('uid', { type: 'string', describe: 'request uid (file name without .req)' })

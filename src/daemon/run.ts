@@ -9,21 +9,26 @@ import { detach, isDetachedChild, notifyParent } from './detach.js';
 import { Master } from './master.js';
 import { acquirePidfile, AlreadyRunningError } from './pidfile.js';
 import { workerSpecs, type LogSpec } from './spec.js';
+import { runTaskLocked, tasksOf } from './tasks.js';
+import { Scheduler, type TaskSpec } from '../schedule/index.js';
 
 /** flags > environment (JP_IMPORTER_*) > --config file > defaults, validated. */
 export function resolveOptions(flags: RawOptions, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): {
   opts: ImporterOptions;
   file: ConfigFile | undefined;
+  tasks: TaskSpec[];
 } {
   const file = configPath === undefined ? undefined : loadConfigFile(configPath);
   const merged = mergeOptions(flags, importerOptionsFromEnv(env), file);
-  return { opts: validateOptions(merged.raw, env, merged.labels), file };
+  const opts = validateOptions(merged.raw, env, merged.labels);
+  return { opts, file, tasks: tasksOf(file, opts) };
 }
 
 export async function runDaemon(flags: RawOptions, configPath?: string): Promise<number> {
   let opts: ImporterOptions;
+  let tasks: TaskSpec[];
   try {
-    opts = resolveOptions(flags, configPath).opts;
+    ({ opts, tasks } = resolveOptions(flags, configPath));
   } catch (err) {
     process.stderr.write(`jp-importer: ${describeError(err)}\n`);
     return 1;
@@ -68,14 +73,25 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   const master: Master = new Master(workerSpecs(opts, logSpec), log, {
     onControl: (action) => (action === 'quit' ? shutdown('jobman quit file') : master.restartAll()),
   });
+  const startScheduler = (list: TaskSpec[]): Scheduler | undefined => {
+    if (list.length === 0) return undefined;
+    const sch = new Scheduler(list, {
+      log: log.child({ role: 'scheduler' }),
+      run: (spec, signal) => runTaskLocked(spec, opts, log.child({ task: spec.name }), signal),
+    });
+    sch.start();
+    return sch;
+  };
+  let scheduler: Scheduler | undefined;
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
     logging.reopen();
     master.broadcast({ type: 'reopen-log' });
     let next: ImporterOptions;
+    let nextTasks: TaskSpec[];
     try {
-      next = resolveOptions(flags, configPath).opts;
+      ({ opts: next, tasks: nextTasks } = resolveOptions(flags, configPath));
     } catch (err) {
       log.error({ err: describeError(err) }, 'SIGHUP: the new configuration is refused; the running one stays');
       return;
@@ -86,17 +102,25 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
     const changes = master.reconfigure(workerSpecs({ ...next, pidfile: opts.pidfile }, logSpec));
     log.info({ ...changes }, 'SIGHUP: configuration reloaded; log file reopened; workers restarted only where settings changed');
     opts = { ...next, pidfile: opts.pidfile };
+    if (JSON.stringify(nextTasks) !== JSON.stringify(tasks)) {
+      tasks = nextTasks;
+      const old = scheduler;
+      scheduler = startScheduler(tasks);
+      void old?.stop();
+      log.info({ tasks: tasks.map((t) => t.name) }, 'SIGHUP: scheduled tasks replaced');
+    }
   });
 
   log.info({ jpps: opts.jpps, workers: master.workers().map((w) => w.id), pidfile: opts.pidfile }, 'jp-importer starting');
   await master.start();
+  scheduler ??= startScheduler(tasks);
   notifyParent({ type: 'detached-ready', pid: process.pid });
   log.info({ workers: master.workers() }, 'jp-importer running');
 
   const signal = await stopped;
   const t0 = Date.now();
   log.info({ signal }, 'stopping: workers finish or return their in-flight messages');
-  await master.stop();
+  await Promise.all([scheduler?.stop(8000), master.stop()]);
   const totals = master.totals();
   log.info({ ...totals, ms: Date.now() - t0 }, 'jp-importer stopped');
   await pidfile.release();
