@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigFile, mergeOptions } from '../../src/config/file.js';
 import { validateOptions } from '../../src/config/options.js';
+import { tasksOf } from '../../src/daemon/tasks.js';
 import { projectFile } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -49,10 +50,11 @@ test('tmpfiles.d creates the spool directories with the right modes', async (t) 
   assert.equal(mode('var/spool/jp-importer/sandbox-tars'), 0o700);
 });
 
-test('the sample configuration file is valid', () => {
+test('the sample configuration file is valid, tasks included', () => {
   const file = loadConfigFile(projectFile('systemd/jp-importer.conf'));
   const m = mergeOptions({}, { raw: {}, labels: {} }, file);
   const o = validateOptions(m.raw, {}, m.labels);
+  assert.deepEqual(tasksOf(file, o).map((t) => `${t.name}:${t.action}`), ['export-dumps:export-dumps', 'clean-tmp:clean-tmp']);
   assert.equal(o.dumpSlaves, 2);
   assert.equal(o.metrics, '127.0.0.1:9464');
   assert.deepEqual(o.allowDirs, ['/var/spool/jp-importer/dump-files']);
