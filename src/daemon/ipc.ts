@@ -1,5 +1,5 @@
 /** Typed messages between the master and its worker processes. */
-import type { OutcomeCounts } from './worker-loop.js';
+import { isWorkerStatsReport, type WorkerStatsReport } from '../metrics/worker-stats.js';
 
 export type MasterToWorker =
   | { readonly type: 'stop'; readonly graceMs: number }
@@ -8,7 +8,8 @@ export type MasterToWorker =
 
 export type WorkerToMaster =
   | { readonly type: 'ready'; readonly id: string }
-  | { readonly type: 'counts'; readonly id: string; readonly counts: OutcomeCounts }
+  /** Every 0.5 s and at stop: cumulative counts, in-flight, delivery latencies since the last report. */
+  | { readonly type: 'stats'; readonly id: string; readonly report: WorkerStatsReport }
   | { readonly type: 'fatal'; readonly id: string; readonly message: string }
   /** A jobman control file arrived: quit the daemon, or restart the workers. */
   | { readonly type: 'control'; readonly id: string; readonly action: 'quit' | 'restart' };
@@ -26,7 +27,8 @@ export const WORKER_EXIT = {
 export function isWorkerToMaster(v: unknown): v is WorkerToMaster {
   if (typeof v !== 'object' || v === null) return false;
   const t = (v as { type?: unknown }).type;
-  return t === 'ready' || t === 'counts' || t === 'fatal' || t === 'control';
+  if (t === 'stats') return isWorkerStatsReport((v as { report?: unknown }).report);
+  return t === 'ready' || t === 'fatal' || t === 'control';
 }
 
 export function isMasterToWorker(v: unknown): v is MasterToWorker {

@@ -13,6 +13,7 @@ import { Spool } from '../maildir/spool.js';
 import { isWorkerToMaster, WORKER_EXIT, type MasterToWorker } from './ipc.js';
 import { SPEC_ENV, usesMaildir, type WorkerSpec } from './spec.js';
 import type { OutcomeCounts } from './worker-loop.js';
+import type { Metrics } from '../metrics/index.js';
 
 export interface MasterOptions {
   /** Time workers get to finish in-flight messages on stop. */
@@ -28,6 +29,8 @@ export interface MasterOptions {
   workerModule?: string;
   /** A worker relayed a jobman control file. */
   onControl?: (action: 'quit' | 'restart') => void;
+  /** Prometheus metrics fed from the workers' reports. */
+  metrics?: Pick<Metrics, 'workerCounts' | 'workerRestarted' | 'inFlight' | 'observeLatencies'>;
 }
 
 interface Slot {
@@ -50,7 +53,8 @@ const add = (a: OutcomeCounts, b: OutcomeCounts): OutcomeCounts => ({
 export class Master {
   private readonly slots: Slot[];
   private readonly log: Logger;
-  private readonly o: Required<Omit<MasterOptions, 'onControl'>>;
+  private readonly o: Required<Omit<MasterOptions, 'onControl' | 'metrics'>>;
+  private readonly metrics: MasterOptions['metrics'];
   private readonly onControl: ((action: 'quit' | 'restart') => void) | undefined;
   /** Slots asked to stop for a restart: respawned at once when they exit. */
   private readonly restarting = new Set<Slot>();
@@ -71,6 +75,7 @@ export class Master {
       workerModule: opts.workerModule ?? fileURLToPath(new URL('./worker-main.js', import.meta.url)),
     };
     this.onControl = opts.onControl;
+    this.metrics = opts.metrics;
     this.slots = specs.map((spec) => ({
       spec, child: undefined, startedAt: 0, restarts: 0, quickFailures: 0, timer: undefined, counts: zero(), past: zero(),
     }));
@@ -98,6 +103,7 @@ export class Master {
   private spawn(s: Slot): void {
     s.timer = undefined;
     if (this.stopping) return;
+    if (s.startedAt !== 0) this.metrics?.workerRestarted(s.spec.id, s.spec.role);
     s.startedAt = Date.now();
     s.past = add(s.past, s.counts);
     s.counts = zero();
@@ -110,7 +116,16 @@ export class Master {
     this.log.info({ worker: s.spec.id, workerPid: child.pid, spool: s.spec.spool }, 'worker started');
     child.on('message', (m: unknown) => {
       if (!isWorkerToMaster(m)) return;
-      if (m.type === 'counts') s.counts = m.counts;
+      if (m.type === 'stats') {
+        const current = s.child === child;
+        this.metrics?.workerCounts(s.spec.id, s.spec.role, m.report.counts, child.pid);
+        this.metrics?.observeLatencies(s.spec.role, m.report.latenciesMs, m.report.foldedLatencies);
+        // a late report of a replaced process must not overwrite its successor's figures
+        if (current) {
+          this.metrics?.inFlight(s.spec.id, s.spec.role, m.report.inFlight);
+          s.counts = m.report.counts;
+        }
+      }
       else if (m.type === 'ready' && ++this.readyCount === this.slots.length) this.readyResolve?.();
       else if (m.type === 'fatal') this.log.error({ worker: s.spec.id, err: m.message }, 'worker reported a fatal error');
       else if (m.type === 'control') this.onControl?.(m.action);

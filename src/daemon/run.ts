@@ -8,7 +8,9 @@ import { Spool } from '../maildir/spool.js';
 import { detach, isDetachedChild, notifyParent } from './detach.js';
 import { Master } from './master.js';
 import { acquirePidfile, AlreadyRunningError } from './pidfile.js';
-import { workerSpecs, type LogSpec } from './spec.js';
+import { usesMaildir, workerSpecs, type LogSpec } from './spec.js';
+import { daemonHealth } from './health.js';
+import { createMetrics, MetricsSampler, type Metrics } from '../metrics/index.js';
 import { runTaskLocked, tasksOf } from './tasks.js';
 import { Scheduler, type TaskSpec } from '../schedule/index.js';
 
@@ -70,8 +72,28 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   const stopped = new Promise<string>((res) => {
     shutdown = res;
   });
-  const master: Master = new Master(workerSpecs(opts, logSpec), log, {
+  const specs = workerSpecs(opts, logSpec);
+  const maildirs = [...new Set(specs.filter(usesMaildir).map((s) => s.spool))];
+  let metrics: Metrics | undefined;
+  let sampler: MetricsSampler | undefined;
+  if (opts.metrics !== undefined) {
+    try {
+      metrics = await createMetrics({
+        listen: opts.metrics, listenOption: '--metrics', log,
+        health: () => daemonHealth(master, maildirs),
+      });
+    } catch (err) {
+      const message = describeError(err);
+      log.error({ err: message }, 'cannot serve metrics');
+      notifyParent({ type: 'detached-failed', message });
+      await pidfile.release();
+      return 1;
+    }
+    log.info({ metrics: `http://${metrics.host}:${metrics.port}/metrics` }, 'serving Prometheus metrics and /healthz');
+  }
+  const master: Master = new Master(specs, log, {
     onControl: (action) => (action === 'quit' ? shutdown('jobman quit file') : master.restartAll()),
+    ...(metrics !== undefined ? { metrics } : {}),
   });
   const startScheduler = (list: TaskSpec[]): Scheduler | undefined => {
     if (list.length === 0) return undefined;
@@ -114,6 +136,15 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   log.info({ jpps: opts.jpps, workers: master.workers().map((w) => w.id), pidfile: opts.pidfile }, 'jp-importer starting');
   await master.start();
   scheduler ??= startScheduler(tasks);
+  if (metrics !== undefined) {
+    sampler = new MetricsSampler({
+      spools: [...new Map(specs.filter(usesMaildir).map((sp) => [sp.spool, { subtree: sp.role, root: sp.spool }])).values()],
+      certFile: opts.cert,
+      sink: metrics,
+      log,
+    });
+    sampler.start();
+  }
   notifyParent({ type: 'detached-ready', pid: process.pid });
   log.info({ workers: master.workers() }, 'jp-importer running');
 
@@ -121,6 +152,8 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   const t0 = Date.now();
   log.info({ signal }, 'stopping: workers finish or return their in-flight messages');
   await Promise.all([scheduler?.stop(8000), master.stop()]);
+  await sampler?.stop();
+  await metrics?.close();
   const totals = master.totals();
   log.info({ ...totals, ms: Date.now() - t0 }, 'jp-importer stopped');
   await pidfile.release();

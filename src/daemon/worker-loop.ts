@@ -72,6 +72,11 @@ export class WorkerLoop {
     setMaxListeners(opts.concurrency * 4 + 16, this.abort.signal);
   }
 
+  /** Messages claimed and not yet settled. */
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
   /** Start; resolves when the loop has stopped. */
   run(): Promise<void> {
     this.done ??= this.loop();
@@ -209,6 +214,7 @@ export class WorkerLoop {
         this.o.onOutcome?.({ ...base, outcome: 'released' });
         return;
       }
+      let reported: OutcomeEvent['outcome'] = outcome.kind;
       switch (outcome.kind) {
         case 'delivered':
           await queue.delivered(msg);
@@ -223,6 +229,7 @@ export class WorkerLoop {
             log.warn({ ...base, outcome: 'retry', attempts: r.attempts, next: new Date(r.nextAttemptAt).toISOString(), reason: outcome.reason }, 'will retry');
           } else {
             this.counts.gaveUp++;
+            reported = 'giveup';
             log.error({ ...base, outcome: 'giveup', reason: r.reason }, 'gave up: retry limit reached');
           }
           break;
@@ -233,7 +240,7 @@ export class WorkerLoop {
           log.error({ ...base, outcome: 'giveup', reason: outcome.reason }, 'gave up');
           break;
       }
-      this.o.onOutcome?.({ ...base, outcome: outcome.kind });
+      this.o.onOutcome?.({ ...base, outcome: reported });
     } catch (err) {
       log.fatal({ ...base, err: describeError(err) }, 'could not record the outcome; the claim stays until this worker is restarted');
       this.o.onFatal?.(err);

@@ -9,6 +9,7 @@ import { createWorkerParts } from './handlers.js';
 import { isMasterToWorker, WORKER_EXIT, type WorkerToMaster } from './ipc.js';
 import { parseSpec, SPEC_ENV } from './spec.js';
 import { WorkerLoop } from './worker-loop.js';
+import { WorkerStats } from '../metrics/worker-stats.js';
 
 const spec = parseSpec(process.env[SPEC_ENV]);
 const logging = createLogging({ format: spec.log.format, level: spec.log.level, file: spec.log.file, name: 'jp-importer' });
@@ -19,12 +20,19 @@ function send(m: WorkerToMaster): void {
 }
 
 let loop: WorkerLoop | undefined;
+const stats = new WorkerStats();
+
+function report(): void {
+  if (loop === undefined) return;
+  stats.setInFlight(loop.inFlight);
+  send({ type: 'stats', id: spec.id, report: stats.take() });
+}
 let stopping: Promise<void> | undefined;
 
 async function stop(graceMs: number, code: number): Promise<void> {
   stopping ??= (async () => {
     await loop?.stop(graceMs);
-    if (loop !== undefined) send({ type: 'counts', id: spec.id, counts: loop.counts });
+    report();
     process.exit(code);
   })();
   return stopping;
@@ -56,6 +64,7 @@ try {
     concurrency: parts.concurrency,
     pollMs: o.pollMs,
     retryScanMs: Math.min(30_000, Math.max(o.pollMs, Math.floor(o.retry.firstDelayMs / 4))),
+    onOutcome: (e) => stats.record(e),
     onReady: () => {
       send({ type: 'ready', id: spec.id });
       log.info({ spool: spec.spool, role: spec.role }, 'worker running');
@@ -65,9 +74,7 @@ try {
       void stop(0, WORKER_EXIT.FATAL);
     },
   });
-  const timer = setInterval(() => {
-    if (loop !== undefined) send({ type: 'counts', id: spec.id, counts: loop.counts });
-  }, 500);
+  const timer = setInterval(report, 500);
   timer.unref();
   await loop.run();
 } catch (err) {
