@@ -1,4 +1,5 @@
 /** The jp-importer command line (yargs). */
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runDaemon } from '../daemon/run.js';
@@ -38,10 +39,69 @@ const daemonFlags = {
 
 let subcommandExit: number | undefined;
 
+/** Flags that locate the spools, shared by status / show / requeue. */
+const spoolFlags = {
+  r: daemonFlags.r, d: daemonFlags.d, s: daemonFlags.s,
+  'jobman-mdir': daemonFlags['jobman-mdir'], config: daemonFlags.config,
+  json: { type: 'boolean', describe: 'one JSON document on stdout' },
+} as const;
+
+async function opsSubtrees(a: Record<string, unknown>) {
+  const { resolveOptions } = await import('../daemon/run.js');
+  const { subtreesOf } = await import('../ops/index.js');
+  const { opts } = resolveOptions({ regMdir: a['reg-mdir'], dumpMdir: a['dump-mdir'], sandboxMdir: a['sandbox-mdir'] },
+    typeof a['config'] === 'string' ? a['config'] : undefined);
+  const jobmanMdir = typeof a['jobman-mdir'] === 'string' ? resolve(a['jobman-mdir']) : opts.jobmanMdir;
+  return subtreesOf({ ...opts, ...(jobmanMdir !== undefined ? { jobmanMdir } : {}) });
+}
+
+/** Run an operator sub-command; configuration errors exit 2 with the message. */
+async function ops(name: string, fn: () => Promise<number>): Promise<void> {
+  try {
+    subcommandExit = await fn();
+  } catch (err) {
+    const { describeError } = await import('../core/errors.js');
+    process.stderr.write(`jp-importer ${name}: ${describeError(err)}\n`);
+    subcommandExit = 2;
+  }
+}
+
 const raw = await yargs(hideBin(process.argv))
   .scriptName('jp-importer')
   .usage('$0 [options]\n\nStore-and-forward daemon: delivers LB registrations, dumps and sandboxes from maildir spools to the JP primary service.')
   .command('$0', 'run the daemon (master and workers)', (y) => y.options(daemonFlags))
+  .command('status', 'what is queued in each spool, how old, why deferred, who holds claims (works with or without the daemon)',
+    (y) => y.options(spoolFlags).option('warn-post-age', { type: 'string', describe: 'a message in post/ older than this needs attention [24h]' }),
+    (a) => ops('status', async () => {
+      const { runStatus } = await import('../ops/index.js');
+      const { parseDuration } = await import('../config/duration.js');
+      const warn = a['warn-post-age'];
+      const postAgeWarnMs = warn === undefined ? undefined : parseDuration(String(warn));
+      if (postAgeWarnMs === undefined && warn !== undefined) throw new Error(`--warn-post-age: must be a duration such as 24h, got ${JSON.stringify(warn)}`);
+      return runStatus({ subtrees: await opsSubtrees(a), json: a['json'] === true, ...(postAgeWarnMs !== undefined ? { postAgeWarnMs } : {}) }, process.stdout);
+    }))
+  .command('show <id>', 'one message: where it is, its body, attempts, last errors, next attempt',
+    (y) => y.positional('id', { type: 'string', describe: 'message id (its file name)' }).options(spoolFlags),
+    (a) => ops('show', async () => {
+      const { runShow } = await import('../ops/index.js');
+      return runShow({ subtrees: await opsSubtrees(a), id: String(a['id']), json: a['json'] === true }, process.stdout);
+    }))
+  .command('requeue [ids..]', 'move messages from undeliverable/ and post/ back to new/ (attempts reset); safe while the daemon runs',
+    (y) => y.positional('ids', { type: 'string', array: true, describe: 'message ids' }).options(spoolFlags)
+      .option('all', { type: 'boolean', describe: 'every message of the selected areas' })
+      .option('from', { type: 'string', describe: 'undeliverable | post | both [both]' })
+      .option('subtree', { type: 'string', describe: 'reg | dump | sandbox | jobman [all]' }),
+    (a) => ops('requeue', async () => {
+      const { runRequeue } = await import('../ops/index.js');
+      const from = a['from'];
+      if (from !== undefined && from !== 'undeliverable' && from !== 'post' && from !== 'both') {
+        throw new Error(`--from: must be undeliverable, post or both, got ${JSON.stringify(from)}`);
+      }
+      return runRequeue({
+        subtrees: await opsSubtrees(a), all: a['all'] === true, ids: ((a['ids'] as unknown[] | undefined) ?? []).map(String), json: a['json'] === true,
+        ...(typeof a['subtree'] === 'string' ? { subtree: a['subtree'] } : {}), ...(from !== undefined ? { from } : {}),
+      }, process.stdout);
+    }))
   .command('run-task <name>', 'run one [task NAME] of the configuration file now (what the scheduler would run)',
     (y) => y
       .positional('name', { type: 'string', describe: 'task name' })

@@ -223,12 +223,21 @@ export class Spool {
   /**
    * Operator's requeue: move a message from post/ or undeliverable/ back to
    * new/ with its retry state dropped (attempts start again). Safe while
-   * workers run: the move is one rename; false when the message is not
-   * there (already requeued, or a worker claimed it from post/).
+   * workers run; false when the message is not there (already requeued, or
+   * a worker claimed it from post/) or new/ holds a message of that name.
    */
   async requeue(name: string, from: 'post' | 'undeliverable'): Promise<boolean> {
     if (badMessageName(name) !== undefined) return false;
-    if (!(await renameIfExists(pathOf(this.root, from, name), pathOf(this.root, 'new', name)))) return false;
+    const src = pathOf(this.root, from, name);
+    try {
+      // link, not rename: a message of the same name in new/ is never overwritten
+      await fsp.link(src, pathOf(this.root, 'new', name));
+    } catch (e) {
+      const code = systemCode(e);
+      if (code === 'ENOENT' || code === 'EEXIST') return false;
+      throw e;
+    }
+    await unlinkIfExists(src);
     await unlinkIfExists(pathOf(this.root, from, metaName(name)));
     if (from === 'undeliverable') await unlinkIfExists(pathOf(this.root, 'post', metaName(name)));
     await fsyncDir(this.dir('new'));

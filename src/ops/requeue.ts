@@ -1,0 +1,165 @@
+/**
+ * `jp-importer requeue`: move messages from undeliverable/ and/or post/
+ * back to new/ with their retry state dropped (attempts start again), all
+ * of them (--all) or by id (think postsuper -r). Each move is Spool.requeue,
+ * one rename, so it is safe while workers run.
+ *
+ * Exit codes: 0 every requested message moved (or nothing to do with
+ * --all); 1 some ids not found (or not moved because new/ already holds
+ * that name); 2 error or bad arguments (neither --all nor ids, both,
+ * unknown subtree, bad id, unreadable or missing selected spool).
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { describeError } from '../core/errors.js';
+import { isMetaName } from '../maildir/names.js';
+import { Spool } from '../maildir/spool.js';
+import { eachEntry, lstatIfExists } from './dir-stream.js';
+import { locate } from './locate.js';
+import { toJson, write } from './output.js';
+import {
+  formatRequeue, REQUEUE_VERSION, type AreaCount, type RequeueArea, type RequeueReport,
+} from './requeue-report.js';
+import { EXIT_ATTENTION, EXIT_ERROR, EXIT_OK } from './status-report.js';
+import { badId, type OpsSubtree } from './subtrees.js';
+
+export interface RequeueOptions {
+  readonly subtrees: readonly OpsSubtree[];
+  /** Only this subtree (by name); default every subtree. */
+  readonly subtree?: string;
+  readonly all: boolean;
+  readonly ids: readonly string[];
+  /** Where from: default both (undeliverable/, then post/). */
+  readonly from?: 'undeliverable' | 'post' | 'both';
+  readonly json: boolean;
+}
+
+/** Moved messages listed by name in the report (all are counted). */
+export const MOVED_LIST_LIMIT = 10_000;
+
+function areasOf(from: RequeueOptions['from']): RequeueArea[] | undefined {
+  if (from === undefined || from === 'both') return ['undeliverable', 'post'];
+  if (from === 'undeliverable' || from === 'post') return [from];
+  return undefined;
+}
+
+function badArgs(o: RequeueOptions): string | undefined {
+  if (o.all && o.ids.length > 0) return 'give either --all or message ids, not both';
+  if (!o.all && o.ids.length === 0) return 'give the ids of the messages to requeue, or --all';
+  if (areasOf(o.from) === undefined) return `--from: must be undeliverable, post or both, got ${JSON.stringify(o.from)}`;
+  if (o.subtrees.length === 0) return 'no spool subtrees given';
+  if (o.subtree !== undefined && !o.subtrees.some((t) => t.name === o.subtree)) {
+    return `--subtree: unknown subtree ${JSON.stringify(o.subtree)} (known: ${o.subtrees.map((t) => t.name).join(', ')})`;
+  }
+  for (const id of o.ids) {
+    const why = badId(id);
+    if (why !== undefined) return `refusing message id ${JSON.stringify(id)}: ${why}`;
+    if (id.includes(':')) return `message id ${JSON.stringify(id)} is a claimed name (in cur/, being processed); requeue takes messages from post/ and undeliverable/`;
+  }
+  return undefined;
+}
+
+const inNew = async (t: OpsSubtree, name: string): Promise<boolean> => (await lstatIfExists(join(t.root, 'new', name))) !== undefined;
+
+export async function runRequeue(opts: RequeueOptions, out: Writable, err: Writable = process.stderr): Promise<number> {
+  const bad = badArgs(opts);
+  const areas = areasOf(opts.from) ?? [];
+  const ids = [...new Set(opts.ids)];
+  const r: RequeueReport = {
+    version: REQUEUE_VERSION, mode: opts.all ? 'all' : 'ids', requested: opts.all ? 0 : ids.length, from: areas,
+    subtrees: [], moved: [], movedTotal: 0, movedListTruncated: false, counts: [], notFound: [], conflicts: [],
+    skipped: [], errors: [], exitCode: EXIT_OK,
+  };
+  if (bad !== undefined) {
+    r.errors.push(bad);
+  } else {
+    const selected = opts.subtrees.filter((t) => opts.subtree === undefined || t.name === opts.subtree);
+    for (const t of selected) {
+      if ((await fsp.stat(t.root).catch(() => undefined))?.isDirectory() !== true) {
+        const reason = `${t.root} does not exist or is not a directory`;
+        if (opts.subtree !== undefined) r.errors.push(`${t.name}: ${reason}`);
+        else r.skipped.push({ subtree: t.name, root: t.root, reason });
+        continue;
+      }
+      r.subtrees.push(t.name);
+      if (opts.all) await requeueAll(t, areas, r);
+    }
+    if (!opts.all) await requeueIds(selected.filter((t) => r.subtrees.includes(t.name)), ids, areas, r);
+  }
+  r.exitCode = r.errors.length > 0 ? EXIT_ERROR : r.notFound.length > 0 || r.conflicts.length > 0 ? EXIT_ATTENTION : EXIT_OK;
+  for (const e of r.errors) await write(err, `jp-importer requeue: ${e}\n`);
+  await write(out, opts.json ? toJson(r) : formatRequeue(r));
+  return r.exitCode;
+}
+
+function record(r: RequeueReport, id: string, subtree: string, from: RequeueArea, count: AreaCount): void {
+  count.moved++;
+  r.movedTotal++;
+  if (r.moved.length < MOVED_LIST_LIMIT) r.moved.push({ id, subtree, from });
+  else r.movedListTruncated = true;
+}
+
+async function requeueAll(t: OpsSubtree, areas: RequeueArea[], r: RequeueReport): Promise<void> {
+  const spool = new Spool(t.root);
+  for (const from of areas) {
+    const count: AreaCount = { subtree: t.name, from, moved: 0, vanished: 0, conflicts: 0 };
+    r.counts.push(count);
+    try {
+      await eachEntry(join(t.root, from), async (name) => {
+        if (isMetaName(name)) return;
+        if (await inNew(t, name)) {
+          count.conflicts++;
+          r.conflicts.push({ id: name, subtree: t.name, from });
+          return;
+        }
+        if (await spool.requeue(name, from)) record(r, name, t.name, from, count);
+        else count.vanished++;
+      });
+    } catch (e) {
+      r.errors.push(`${t.name}: ${from}/: ${describeError(e)}`);
+    }
+  }
+}
+
+async function requeueIds(subtrees: OpsSubtree[], ids: string[], areas: RequeueArea[], r: RequeueReport): Promise<void> {
+  const counts = new Map<string, AreaCount>();
+  for (const t of subtrees) {
+    for (const from of areas) {
+      const c: AreaCount = { subtree: t.name, from, moved: 0, vanished: 0, conflicts: 0 };
+      counts.set(`${t.name}\0${from}`, c);
+      r.counts.push(c);
+    }
+  }
+  for (const id of ids) {
+    let done = false;
+    for (const t of subtrees) {
+      try {
+        const spool = new Spool(t.root);
+        for (const from of areas) {
+          const c = counts.get(`${t.name}\0${from}`) as AreaCount;
+          if ((await lstatIfExists(join(t.root, from, id))) === undefined) continue;
+          if (await inNew(t, id)) {
+            c.conflicts++;
+            r.conflicts.push({ id, subtree: t.name, from });
+            done = true;
+            break;
+          }
+          if (await spool.requeue(id, from)) {
+            record(r, id, t.name, from, c);
+            done = true;
+            break;
+          }
+          c.vanished++;
+        }
+      } catch (e) {
+        r.errors.push(`${t.name}: ${id}: ${describeError(e)}`);
+        done = true;
+      }
+    }
+    if (!done) {
+      const { found } = await locate(subtrees, id);
+      r.notFound.push({ id, seenIn: found.map((l) => ({ subtree: l.subtree, state: l.state })) });
+    }
+  }
+}

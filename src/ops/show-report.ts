@@ -1,0 +1,130 @@
+/**
+ * `show`: gather everything known about one message (read-only): where it
+ * is, its body, its retry state, the claim holding it.
+ */
+import { constants, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { describeError, systemCode } from '../core/errors.js';
+import { metaName, parseClaimName } from '../maildir/names.js';
+import type { MessageMeta } from '../maildir/retry-state.js';
+import { readMetaFile } from './dir-stream.js';
+import { HEX_BYTES, viewBody, type BodyView } from './body.js';
+import { baseName, type Location } from './locate.js';
+import type { HolderState } from './status-report.js';
+import { nameTimeMs } from './subtrees.js';
+
+export const SHOW_VERSION = 1;
+
+export interface ShowClaim {
+  readonly holder: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly holderState: HolderState;
+  /** Since the rename into cur/ (the file's ctime). */
+  readonly heldForMs: number;
+}
+
+export interface ShowReport {
+  readonly version: typeof SHOW_VERSION;
+  readonly id: string;
+  readonly found: true;
+  /** The message name (base name for a claim). */
+  readonly name: string;
+  /** Where it is (new, cur, post, undeliverable; work/tmp only when nowhere else). */
+  readonly location: Location;
+  /** Other links or copies of the same name (e.g. the LB library's tmp/ twin). */
+  readonly otherLocations: Location[];
+  readonly now: number;
+  /** Creation time from the name (null for names without one). */
+  readonly createdAt: number | null;
+  readonly ageMs: number | null;
+  /** The file's mtime (in post/: the next attempt time). */
+  readonly modifiedAt: number;
+  readonly size: number;
+  readonly claim: ShowClaim | null;
+  /** The retry state on disk (.meta), null when none. */
+  readonly retry: MessageMeta | null;
+  /** post/: the next attempt (the file's mtime); null elsewhere. */
+  readonly nextAttemptAt: number | null;
+  readonly nextAttemptInMs: number | null;
+  /** undeliverable/: when and why it was given up. */
+  readonly gaveUp: { readonly at: number | null; readonly reason: string } | null;
+  readonly body: BodyView | null;
+  /** Why the body could not be read (null when it was). */
+  readonly bodyError: string | null;
+}
+
+export interface GatherOptions {
+  readonly now: number;
+  readonly host: string;
+  readonly isAlive: (pid: number) => boolean;
+  /** Bytes of body shown (text), at least 512. */
+  readonly maxBodyBytes: number;
+}
+
+async function readHead(path: string, limit: number): Promise<{ head: Buffer; size: number; mtimeMs: number; ctimeMs: number }> {
+  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error('not a regular file');
+    const want = Math.min(st.size, Math.max(limit, HEX_BYTES));
+    const head = Buffer.alloc(want);
+    let off = 0;
+    while (off < want) {
+      const { bytesRead } = await fh.read(head, off, want - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return { head: head.subarray(0, off), size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  } finally {
+    await fh.close();
+  }
+}
+
+function metaPath(loc: Location, name: string): string | undefined {
+  if (loc.state === 'undeliverable') return join(loc.root, 'undeliverable', metaName(name));
+  if (loc.state === 'post' || loc.state === 'cur' || loc.state === 'new') return join(loc.root, 'post', metaName(name));
+  return undefined;
+}
+
+/**
+ * Report on the message at `loc`; undefined when the file vanished
+ * meanwhile (a worker moved it: the caller searches again).
+ */
+export async function gather(id: string, loc: Location, others: Location[], o: GatherOptions): Promise<ShowReport | undefined> {
+  const name = baseName(loc.entry);
+  let file: Awaited<ReturnType<typeof readHead>> | undefined;
+  let bodyError: string | null = null;
+  try {
+    file = await readHead(loc.path, o.maxBodyBytes);
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') return undefined;
+    bodyError = systemCode(e) === 'ELOOP' ? 'a symbolic link (not followed)' : describeError(e);
+  }
+  const st = file ?? (await fsp.lstat(loc.path).catch(() => undefined));
+  if (st === undefined) return undefined;
+  const mp = metaPath(loc, name);
+  const retry = mp === undefined ? undefined : await readMetaFile(mp);
+  const c = loc.state === 'cur' ? parseClaimName(loc.entry) : undefined;
+  const claim: ShowClaim | null = c === undefined ? null : {
+    holder: `${c.pid}@${c.host}`, pid: c.pid, host: c.host,
+    holderState: c.host !== o.host ? 'other-host' : o.isAlive(c.pid) ? 'alive' : 'dead',
+    heldForMs: Math.round(o.now - st.ctimeMs),
+  };
+  const createdAt = nameTimeMs(name) ?? null;
+  const next = loc.state === 'post' ? Math.round(st.mtimeMs) : null;
+  return {
+    version: SHOW_VERSION, id, found: true, name, location: loc, otherLocations: others, now: o.now,
+    createdAt, ageMs: createdAt === null ? null : o.now - createdAt,
+    modifiedAt: Math.round(st.mtimeMs),
+    size: st.size,
+    claim,
+    retry: retry ?? null,
+    nextAttemptAt: next,
+    nextAttemptInMs: next === null ? null : next - o.now,
+    gaveUp: loc.state !== 'undeliverable' ? null
+      : { at: retry?.gaveUpAt ?? null, reason: retry?.gaveUpReason ?? retry?.lastError ?? 'unknown (no .meta beside the message)' },
+    body: file === undefined ? null : viewBody(file.head, file.size, o.maxBodyBytes),
+    bodyError,
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * Read one spool subtree into a SubtreeStatus: counts and bounded
+ * aggregates only (oldest message, earliest retry, top errors, the longest
+ * held claims), so memory does not grow with the number of files.
+ * Read-only: nothing in the spool is changed.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { describeError, systemCode } from '../core/errors.js';
+import { isMetaName, metaName, parseClaimName } from '../maildir/names.js';
+import { eachEntry, lstatIfExists, readMetaFile } from './dir-stream.js';
+import { ErrorTally } from './error-groups.js';
+import { SmallestK } from './oldest.js';
+import type {
+  ClaimInfo, CurSummary, HolderInfo, HolderState, Oldest, PostSummary, StateSummary, SubtreeStatus, UndeliverableSummary,
+} from './status-report.js';
+import { nameTimeMs, type OpsSubtree } from './subtrees.js';
+
+export interface ScanOptions {
+  readonly now: number;
+  /** This host as written in claim names. */
+  readonly host: string;
+  readonly isAlive: (pid: number) => boolean;
+  /** Claims listed individually (the longest held). */
+  readonly claimListLimit: number;
+  /** Error groups shown. Default 5. */
+  readonly topErrors?: number;
+}
+
+const MAX_HOLDERS = 1000;
+/** Holders are listed dead first (what the operator must look at), then by claims. */
+const HOLDER_ORDER: Readonly<Record<HolderState, number>> = { dead: 0, alive: 1, 'other-host': 2, unknown: 3 };
+
+/** Tracks the entry with the smallest time (ties: the smaller name, so runs agree). */
+class OldestTracker {
+  private best: { t: number; id: string } | undefined;
+
+  add(t: number, id: string): void {
+    if (this.best === undefined || t < this.best.t || (t === this.best.t && id < this.best.id)) this.best = { t, id };
+  }
+
+  result(now: number): Oldest | null {
+    return this.best === undefined ? null : { id: this.best.id, ageMs: now - this.best.t };
+  }
+}
+
+function emptyState(): StateSummary {
+  return { count: 0, oldest: null, missing: false };
+}
+
+export function emptySubtree(t: OpsSubtree, status: SubtreeStatus['status'], error: string | null): SubtreeStatus {
+  return {
+    name: t.name,
+    root: t.root,
+    status,
+    error,
+    states: {
+      new: emptyState(),
+      cur: { ...emptyState(), claims: [], holders: [], holdersOmitted: 0, deadClaims: 0 },
+      post: { ...emptyState(), oldestFailure: null, nextRetryAt: null, nextRetryInMs: null, dueNow: 0, withoutMeta: 0 },
+      undeliverable: { ...emptyState(), oldestFailure: null, withoutMeta: 0 },
+    },
+    errors: [],
+    errorGroups: 0,
+    errorsNotGrouped: 0,
+  };
+}
+
+async function scanNew(dir: string, now: number): Promise<StateSummary> {
+  const s = emptyState();
+  const oldest = new OldestTracker();
+  s.missing = !(await eachEntry(dir, async (name) => {
+    s.count++;
+    const t = nameTimeMs(name) ?? (await lstatIfExists(join(dir, name)))?.mtimeMs;
+    if (t !== undefined) oldest.add(t, name);
+  }));
+  s.oldest = oldest.result(now);
+  return s;
+}
+
+async function scanCur(dir: string, o: ScanOptions): Promise<CurSummary> {
+  const s: CurSummary = { ...emptyState(), claims: [], holders: [], holdersOmitted: 0, deadClaims: 0 };
+  const oldest = new OldestTracker();
+  const listed = new SmallestK<ClaimInfo>(o.claimListLimit);
+  const holders = new Map<string, HolderInfo>();
+  const alive = new Map<number, boolean>();
+  const stateOf = (pid: number, host: string): HolderState => {
+    if (host !== o.host) return 'other-host';
+    let a = alive.get(pid);
+    if (a === undefined) {
+      a = o.isAlive(pid);
+      if (alive.size < MAX_HOLDERS) alive.set(pid, a);
+    }
+    return a ? 'alive' : 'dead';
+  };
+  s.missing = !(await eachEntry(dir, async (entry) => {
+    s.count++;
+    const c = parseClaimName(entry);
+    const id = c?.name ?? entry;
+    const holderState: HolderState = c === undefined ? 'unknown' : stateOf(c.pid, c.host);
+    if (holderState === 'dead') s.deadClaims++;
+    const holder = c === undefined ? null : `${c.pid}@${c.host}`;
+    const key = holder ?? '(no claim in the name)';
+    const h = holders.get(key);
+    if (h !== undefined) h.claims++;
+    else if (holders.size < MAX_HOLDERS) {
+      holders.set(key, { holder: key, pid: c?.pid ?? null, host: c?.host ?? null, state: holderState, claims: 1 });
+    } else s.holdersOmitted++;
+    const st = await lstatIfExists(join(dir, entry));
+    const t = nameTimeMs(id) ?? st?.mtimeMs;
+    if (t !== undefined) oldest.add(t, id);
+    if (st === undefined) return;
+    listed.add(st.ctimeMs, {
+      id, entry, holder, pid: c?.pid ?? null, host: c?.host ?? null, holderState,
+      heldForMs: Math.round(o.now - st.ctimeMs),
+      ageMs: t === undefined ? null : o.now - t,
+    });
+  }));
+  s.oldest = oldest.result(o.now);
+  s.claims = listed.sorted();
+  s.holders = [...holders.values()].sort((a, b) =>
+    HOLDER_ORDER[a.state] - HOLDER_ORDER[b.state] || b.claims - a.claims || (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0));
+  return s;
+}
+
+async function scanPost(dir: string, o: ScanOptions, errors: ErrorTally): Promise<PostSummary> {
+  const s: PostSummary = { ...emptyState(), oldestFailure: null, nextRetryAt: null, nextRetryInMs: null, dueNow: 0, withoutMeta: 0 };
+  const oldest = new OldestTracker();
+  const failing = new OldestTracker();
+  let next: number | undefined;
+  s.missing = !(await eachEntry(dir, async (name) => {
+    if (isMetaName(name)) return;
+    s.count++;
+    const [st, meta] = await Promise.all([lstatIfExists(join(dir, name)), readMetaFile(join(dir, metaName(name)))]);
+    if (st !== undefined) {
+      if (next === undefined || st.mtimeMs < next) next = st.mtimeMs;
+      if (st.mtimeMs <= o.now) s.dueNow++;
+    }
+    if (meta === undefined) s.withoutMeta++;
+    else {
+      failing.add(meta.firstFailureAt, name);
+      errors.add(meta.lastError, 'post', meta.lastAttemptAt);
+    }
+    const t = nameTimeMs(name) ?? meta?.firstFailureAt;
+    if (t !== undefined) oldest.add(t, name);
+  }));
+  s.oldest = oldest.result(o.now);
+  s.oldestFailure = failing.result(o.now);
+  if (next !== undefined) {
+    s.nextRetryAt = Math.round(next);
+    s.nextRetryInMs = s.nextRetryAt - o.now;
+  }
+  return s;
+}
+
+async function scanUndeliverable(dir: string, o: ScanOptions, errors: ErrorTally): Promise<UndeliverableSummary> {
+  const s: UndeliverableSummary = { ...emptyState(), oldestFailure: null, withoutMeta: 0 };
+  const oldest = new OldestTracker();
+  const failing = new OldestTracker();
+  s.missing = !(await eachEntry(dir, async (name) => {
+    if (isMetaName(name)) return;
+    s.count++;
+    const meta = await readMetaFile(join(dir, metaName(name)));
+    if (meta === undefined) s.withoutMeta++;
+    else {
+      failing.add(meta.firstFailureAt, name);
+      errors.add(meta.lastError, 'undeliverable', meta.lastAttemptAt);
+    }
+    const t = nameTimeMs(name) ?? meta?.firstFailureAt ?? (await lstatIfExists(join(dir, name)))?.mtimeMs;
+    if (t !== undefined) oldest.add(t, name);
+  }));
+  s.oldest = oldest.result(o.now);
+  s.oldestFailure = failing.result(o.now);
+  return s;
+}
+
+/** Status of one subtree; a missing root or an unreadable directory is reported, never thrown. */
+export async function scanSubtree(t: OpsSubtree, o: ScanOptions): Promise<SubtreeStatus> {
+  try {
+    const st = await fsp.stat(t.root);
+    if (!st.isDirectory()) return emptySubtree(t, 'error', 'not a directory');
+  } catch (e) {
+    return systemCode(e) === 'ENOENT' ? emptySubtree(t, 'missing', null) : emptySubtree(t, 'error', describeError(e));
+  }
+  const s = emptySubtree(t, 'ok', null);
+  const errors = new ErrorTally();
+  try {
+    s.states.new = await scanNew(join(t.root, 'new'), o.now);
+    s.states.cur = await scanCur(join(t.root, 'cur'), o);
+    s.states.post = await scanPost(join(t.root, 'post'), o, errors);
+    s.states.undeliverable = await scanUndeliverable(join(t.root, 'undeliverable'), o, errors);
+  } catch (e) {
+    s.status = 'error';
+    s.error = describeError(e);
+  }
+  s.errors = errors.top(o.topErrors ?? 5);
+  s.errorGroups = errors.size;
+  s.errorsNotGrouped = errors.other;
+  return s;
+}
