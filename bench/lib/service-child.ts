@@ -32,12 +32,14 @@ export interface ServiceChildOptions {
   /** node options before the script (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
   readonly timeoutMs?: number;
+  /** More jp-primary-dev flags (e.g. --latency-ms). */
+  readonly extraArgs?: readonly string[];
 }
 
 export async function startServiceChild(o: ServiceChildOptions): Promise<ServiceChild> {
   const fd = openSync(o.logFile, 'a', 0o600);
   const child = spawnTracked(process.execPath, [...(o.nodeArgs ?? []), PRIMARY_DEV_CLI, '--listen', '127.0.0.1:0', '-c', o.certs.server, '-k', o.certs.serverKey,
-    '-C', o.certs.caDir, '--data-dir', o.dataDir, '--log-level', 'warn'], {
+    '-C', o.certs.caDir, '--data-dir', o.dataDir, '--log-level', 'warn', ...(o.extraArgs ?? [])], {
     stdio: ['ignore', 'pipe', fd],
     env: { ...process.env, ...o.env },
   });

@@ -4,7 +4,11 @@
  * logger carrying their kind and pid; every message outcome is one line.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
+
+/** pino-pretty is loaded only for readable output (-g): the JSON path stays small. */
+const loadPretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 
 export type { Logger } from 'pino';
 
@@ -39,7 +43,7 @@ export function createLogging(opts: LogOptions = {}): Logging {
   let dest: DestinationStream;
   let reopen = (): void => undefined;
   if (opts.format === 'pretty') {
-    dest = pretty({
+    dest = loadPretty()({
       sync: true,
       colorize: opts.file === undefined && process.stderr.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',

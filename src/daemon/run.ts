@@ -10,9 +10,9 @@ import { Master } from './master.js';
 import { acquirePidfile, AlreadyRunningError } from './pidfile.js';
 import { usesMaildir, workerSpecs, type LogSpec } from './spec.js';
 import { daemonHealth } from './health.js';
-import { createMetrics, MetricsSampler, type Metrics } from '../metrics/index.js';
+import type { Metrics, MetricsSampler } from '../metrics/index.js';
 import { runTaskLocked, tasksOf } from './tasks.js';
-import { Scheduler, type TaskSpec } from '../schedule/index.js';
+import type { Scheduler, TaskSpec } from '../schedule/index.js';
 
 /** flags > environment (JP_IMPORTER_*) > --config file > defaults, validated. */
 export function resolveOptions(flags: RawOptions, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): {
@@ -78,6 +78,8 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   let sampler: MetricsSampler | undefined;
   if (opts.metrics !== undefined) {
     try {
+      // prom-client is loaded only when metrics are asked for
+      const { createMetrics } = await import('../metrics/index.js');
       metrics = await createMetrics({
         listen: opts.metrics, listenOption: '--metrics', log,
         health: () => daemonHealth(master, maildirs),
@@ -95,8 +97,10 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
     onControl: (action) => (action === 'quit' ? shutdown('jobman quit file') : master.restartAll()),
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  const startScheduler = (list: TaskSpec[]): Scheduler | undefined => {
+  // node-cron and the task actions are loaded only when tasks are configured
+  const startScheduler = async (list: TaskSpec[]): Promise<Scheduler | undefined> => {
     if (list.length === 0) return undefined;
+    const { Scheduler } = await import('../schedule/scheduler.js');
     const sch = new Scheduler(list, {
       log: log.child({ role: 'scheduler' }),
       run: (spec, signal) => runTaskLocked(spec, opts, log.child({ task: spec.name }), signal),
@@ -127,16 +131,20 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
     if (JSON.stringify(nextTasks) !== JSON.stringify(tasks)) {
       tasks = nextTasks;
       const old = scheduler;
-      scheduler = startScheduler(tasks);
+      scheduler = undefined;
       void old?.stop();
-      log.info({ tasks: tasks.map((t) => t.name) }, 'SIGHUP: scheduled tasks replaced');
+      void startScheduler(tasks).then((sch) => {
+        scheduler = sch;
+        log.info({ tasks: tasks.map((t) => t.name) }, 'SIGHUP: scheduled tasks replaced');
+      });
     }
   });
 
   log.info({ jpps: opts.jpps, workers: master.workers().map((w) => w.id), pidfile: opts.pidfile }, 'jp-importer starting');
   await master.start();
-  scheduler ??= startScheduler(tasks);
+  scheduler ??= await startScheduler(tasks);
   if (metrics !== undefined) {
+    const { MetricsSampler } = await import('../metrics/index.js');
     sampler = new MetricsSampler({
       spools: [...new Map(specs.filter(usesMaildir).map((sp) => [sp.spool, { subtree: sp.role, root: sp.spool }])).values()],
       certFile: opts.cert,

@@ -12,7 +12,8 @@ import { defaultAllowDirs, type ImporterOptions } from '../config/options.js';
 import { systemClock } from '../core/clock.js';
 import { systemCode } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { parseTasks, runTask, type TaskResult, type TaskSpec } from '../schedule/index.js';
+import { parseTasks } from '../schedule/parse.js';
+import type { TaskResult, TaskSpec } from '../schedule/types.js';
 
 export function tasksOf(file: ConfigFile | undefined, o: ImporterOptions): TaskSpec[] {
   if (file === undefined) return [];
@@ -44,6 +45,7 @@ export async function runTaskLocked(spec: TaskSpec, o: ImporterOptions, log: Log
     throw err;
   }
   try {
+    const { runTask } = await import('../schedule/run.js');
     return await runTask(spec, { log, clock: systemClock, ...(signal !== undefined ? { signal } : {}) });
   } finally {
     await release().catch(() => undefined);

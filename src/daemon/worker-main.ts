@@ -22,17 +22,23 @@ function send(m: WorkerToMaster): void {
 let loop: WorkerLoop | undefined;
 const stats = new WorkerStats();
 
-function report(): void {
+let lastReport = '';
+/** Report to the master; an idle worker whose figures did not change sends nothing. */
+function report(force = false): void {
   if (loop === undefined) return;
   stats.setInFlight(loop.inFlight);
-  send({ type: 'stats', id: spec.id, report: stats.take() });
+  const r = stats.take();
+  const key = JSON.stringify([r.counts, r.inFlight]);
+  if (!force && key === lastReport && r.latenciesMs.length === 0 && r.foldedLatencies.length === 0) return;
+  lastReport = key;
+  send({ type: 'stats', id: spec.id, report: r });
 }
 let stopping: Promise<void> | undefined;
 
 async function stop(graceMs: number, code: number): Promise<void> {
   stopping ??= (async () => {
     await loop?.stop(graceMs);
-    report();
+    report(true);
     process.exit(code);
   })();
   return stopping;
@@ -74,7 +80,7 @@ try {
       void stop(0, WORKER_EXIT.FATAL);
     },
   });
-  const timer = setInterval(report, 500);
+  const timer = setInterval(() => report(), 500);
   timer.unref();
   await loop.run();
 } catch (err) {
