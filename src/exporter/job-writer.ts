@@ -3,21 +3,22 @@
  * (O_EXCL, mode 0640), each holding its job's lines in input order.
  *
  * Lines are copied into one fixed arena (`bufferBytes`); each job with
- * pending data keeps (start, end) pairs into it, and consecutive lines of
- * one job are merged into one pair. When the arena is full, every pending
- * job gets one writev. Open descriptors are bounded by `maxOpen`: a Map in
+ * pending data has a chain of (start, end) segments into it, kept in typed
+ * arrays (no per-job arrays: nothing for the garbage collector to promote),
+ * and consecutive lines of one job are merged into one segment. When the
+ * arena is full, every pending job gets one writev. Open descriptors are bounded by `maxOpen`: a Map in
  * use order serves as the LRU, the least recently used file is closed first
  * and reopened (O_APPEND, never O_CREAT) when needed again. Memory is the
  * arena plus a small record per job, whatever the input size.
  */
-import { join } from 'node:path';
 import { describeError, JpError, systemCode } from '../core/errors.js';
+import { FdCache } from './fd-cache.js';
 import type { ExportFs } from './fsops.js';
 
 export const JOB_FILE_MODE = 0o640;
 const NL = Buffer.from('\n');
-/** Flush early when this many (start, end) pairs are pending, whatever the arena holds. */
-const MAX_PENDING_SEGMENTS = 1 << 20;
+/** Flush early when this many segments are pending, whatever the arena holds. */
+const MAX_SEGMENTS = 1 << 18;
 const IOV_BATCH = 1024;
 const MAX_NAME_TRIES = 1000;
 
@@ -26,12 +27,18 @@ export interface JobRecord {
   readonly jobid: string;
   /** Unique part (a slice of jobid when possible). */
   readonly unique: string;
-  /** Microseconds since the epoch in the file name, -1 until created. */
+  /**
+   * File name time, microseconds after the writer's base time (small, so
+   * stored unboxed); -1 until the file is created.
+   */
   usec: number;
   /** Bytes written to the file so far. */
   bytes: number;
-  /** Pending (start, end) pairs into the arena, or undefined. */
-  segs: number[] | undefined;
+  /** First and last pending segment (indexes into the writer's segment arrays), -1 when none. */
+  firstSeg: number;
+  lastSeg: number;
+  /** Slot in the descriptor cache, -1 when the file is not open. */
+  slot: number;
 }
 
 export interface JobWriterOptions {
@@ -45,7 +52,7 @@ export interface JobWriterOptions {
 
 export function newJob(jobid: string, unique: string): JobRecord {
   const u = jobid.endsWith(unique) ? jobid.slice(jobid.length - unique.length) : unique;
-  return { jobid, unique: u, usec: -1, bytes: 0, segs: undefined };
+  return { jobid, unique: u, usec: -1, bytes: 0, firstSeg: -1, lastSeg: -1, slot: -1 };
 }
 
 /** `<unique>.<sec>_<usec>` */
@@ -57,10 +64,17 @@ export class JobWriter {
   private readonly o: JobWriterOptions;
   private readonly arena: Buffer;
   private pos = 0;
-  private pending: JobRecord[] = [];
-  private pendingSegs = 0;
-  private readonly open = new Map<JobRecord, number>();
+  /** Jobs with pending segments (the array is reused). */
+  private readonly pending: JobRecord[] = [];
+  private readonly segStart = new Int32Array(MAX_SEGMENTS);
+  private readonly segEnd = new Int32Array(MAX_SEGMENTS);
+  private readonly segNext = new Int32Array(MAX_SEGMENTS);
+  private segCount = 0;
+  private readonly open: FdCache<JobRecord>;
+  /** `<store>/` */
+  private readonly prefix: string;
   private lastUsec = 0;
+  private readonly baseUsec: number;
   /** Job files created so far (they stay if the run fails). */
   filesCreated = 0;
   /** Bytes written to job files so far. */
@@ -69,11 +83,14 @@ export class JobWriter {
   constructor(opts: JobWriterOptions) {
     this.o = opts;
     this.arena = Buffer.allocUnsafe(opts.bufferBytes);
+    this.open = new FdCache<JobRecord>(opts.maxOpen);
+    this.prefix = opts.store.endsWith('/') ? opts.store : `${opts.store}/`;
+    this.baseUsec = Math.floor(opts.now() * 1000);
   }
 
   pathOf(job: JobRecord): string {
     if (job.usec < 0) throw new Error(`job ${job.jobid} has no file yet`);
-    return join(this.o.store, jobFileName(job.unique, job.usec));
+    return this.prefix + jobFileName(job.unique, this.baseUsec + job.usec);
   }
 
   /** Queue one line of a job; a newline is added. */
@@ -84,70 +101,76 @@ export class JobWriter {
       this.writeJob(job, [line, NL], need);
       return;
     }
-    if (this.pos + need > this.arena.length || this.pendingSegs >= MAX_PENDING_SEGMENTS) this.flush();
+    if (this.pos + need > this.arena.length || this.segCount >= MAX_SEGMENTS) this.flush();
     const start = this.pos;
     line.copy(this.arena, start);
     this.arena[start + line.length] = 0x0a;
-    this.pos = start + need;
-    const segs = job.segs;
-    if (segs === undefined) {
-      job.segs = [start, this.pos];
-      this.pending.push(job);
-      this.pendingSegs++;
-    } else if (segs[segs.length - 1] === start) {
-      segs[segs.length - 1] = this.pos;
-    } else {
-      segs.push(start, this.pos);
-      this.pendingSegs++;
+    const end = start + need;
+    this.pos = end;
+    const last = job.lastSeg;
+    if (last >= 0 && this.segEnd[last] === start) {
+      this.segEnd[last] = end;
+      return;
     }
+    const i = this.segCount++;
+    this.segStart[i] = start;
+    this.segEnd[i] = end;
+    this.segNext[i] = -1;
+    if (last < 0) {
+      job.firstSeg = i;
+      this.pending.push(job);
+    } else {
+      this.segNext[last] = i;
+    }
+    job.lastSeg = i;
   }
 
   /** Write every pending line to its file. */
   flush(): void {
     const pending = this.pending;
-    this.pending = [];
-    this.pendingSegs = 0;
-    for (const job of pending) {
-      const segs = job.segs ?? [];
-      job.segs = undefined;
+    for (let k = 0; k < pending.length; k++) {
+      const job = pending[k] as JobRecord;
       const bufs: Buffer[] = [];
       let total = 0;
-      for (let i = 0; i < segs.length; i += 2) {
-        const s = segs[i] as number;
-        const e = segs[i + 1] as number;
+      for (let i = job.firstSeg; i >= 0; i = this.segNext[i] as number) {
+        const s = this.segStart[i] as number;
+        const e = this.segEnd[i] as number;
         bufs.push(this.arena.subarray(s, e));
         total += e - s;
       }
+      job.firstSeg = -1;
+      job.lastSeg = -1;
       this.writeJob(job, bufs, total);
     }
+    pending.length = 0;
+    this.segCount = 0;
     this.pos = 0;
   }
 
   /** Close every open descriptor (errors are reported, the rest still closed). */
   closeAll(): void {
     let first: unknown;
-    for (const [job, fd] of this.open) {
+    for (const { item, fd } of this.open.drain()) {
       try {
         this.o.fs.close(fd);
       } catch (e) {
-        first ??= fileError('close', this.pathOf(job), e);
+        first ??= fileError('close', this.pathOf(item), e);
       }
     }
-    this.open.clear();
     if (first !== undefined) throw first;
   }
 
   /** Close without reporting (after a failure). */
   abandon(): void {
-    for (const fd of this.open.values()) {
+    for (const { fd } of this.open.drain()) {
       try {
         this.o.fs.close(fd);
       } catch {
         // already failing
       }
     }
-    this.open.clear();
-    this.pending = [];
+    this.pending.length = 0;
+    this.segCount = 0;
     this.pos = 0;
   }
 
@@ -208,25 +231,17 @@ export class JobWriter {
 
   private fdFor(job: JobRecord): number {
     const cached = this.open.get(job);
-    if (cached !== undefined) {
-      this.open.delete(job);
-      this.open.set(job, cached);
-      return cached;
-    }
-    if (this.open.size >= this.o.maxOpen) {
-      const lru = this.open.entries().next();
-      if (lru.done !== true) {
-        const [old, oldFd] = lru.value;
-        this.open.delete(old);
-        try {
-          this.o.fs.close(oldFd);
-        } catch (e) {
-          throw fileError('close', this.pathOf(old), e);
-        }
+    if (cached >= 0) return cached;
+    const old = this.open.evictIfFull();
+    if (old !== undefined) {
+      try {
+        this.o.fs.close(old.fd);
+      } catch (e) {
+        throw fileError('close', this.pathOf(old.item), e);
       }
     }
     const fd = job.usec < 0 ? this.create(job) : this.reopen(job);
-    this.open.set(job, fd);
+    this.open.add(job, fd);
     return fd;
   }
 
@@ -242,10 +257,10 @@ export class JobWriter {
   private create(job: JobRecord): number {
     for (let i = 0; i < MAX_NAME_TRIES; i++) {
       const usec = this.nextUsec();
-      const path = join(this.o.store, jobFileName(job.unique, usec));
+      const path = this.prefix + jobFileName(job.unique, usec);
       try {
         const fd = this.o.fs.openNew(path, JOB_FILE_MODE);
-        job.usec = usec;
+        job.usec = usec - this.baseUsec;
         this.filesCreated++;
         return fd;
       } catch (e) {

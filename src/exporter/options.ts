@@ -53,7 +53,7 @@ export const EXPORT_DEFAULTS = {
   maxOpen: 64,
   skipBadLines: false,
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
-  bufferBytes: 16 * 1024 * 1024,
+  bufferBytes: 8 * 1024 * 1024,
   announceConcurrency: 8,
   keepBadLines: 50,
 } as const;
