@@ -35,6 +35,20 @@ export async function announceJobs(
   let next = 0;
   let stored = 0;
   let failure: unknown;
+  if (messages.storeMany !== undefined) {
+    try {
+      await messages.storeMany(jobs.map((job) => jobMessage(job.jobid, pathOf(job), jpps)), {
+        concurrency,
+        onStored: (n) => {
+          stored = n;
+          onStored?.(n);
+        },
+      });
+      return jobs.length;
+    } catch (e) {
+      throw new AnnounceError(`cannot store a message in the maildir: ${describeError(e)}`, stored, e);
+    }
+  }
   const worker = async (): Promise<void> => {
     while (failure === undefined && next < jobs.length) {
       const job = jobs[next++] as JobRecord;

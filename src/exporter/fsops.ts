@@ -5,9 +5,8 @@
  * one process, one input, and sync calls avoid a thread-pool round trip per
  * write. The final durability pass is asynchronous so fsyncs can overlap.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync, promises as fsp, writevSync } from 'node:fs';
-import { fsyncDir } from '../maildir/fsutil.js';
+import { fsyncDir, syncFileSystem } from '../maildir/fsutil.js';
 
 export interface ExportFs {
   /** Create a new file (O_EXCL, no symlink follow) for appending; throws EEXIST if taken. */
@@ -22,19 +21,22 @@ export interface ExportFs {
   /** fsync a directory. */
   syncDir(path: string): Promise<void>;
   /**
-   * Optional accelerator: flush the whole file system holding `path` in one
-   * call (syncfs) so the per-file fsyncs that follow find nothing dirty.
-   * Failures are ignored; the per-file fsyncs are what guarantee durability.
+   * Optional: flush the whole file system holding `path` in one call
+   * (syncfs). When it returns true the flush succeeded and the files need no
+   * fsync each (only their size is checked, with sizeOf); otherwise each file
+   * is fsynced.
    */
-  syncFs?(path: string): void;
+  syncFs?(path: string): boolean | void;
+  /** Size of a file (used instead of syncFile after a successful syncFs). */
+  sizeOf?(path: string): Promise<number>;
 }
 
 const NEW_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND | constants.O_NOFOLLOW;
 const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW;
 
-/** `sync -f DIR` (GNU coreutils) calls syncfs(2); absent or failing means "skip". */
-export function syncFsWithCoreutils(path: string): void {
-  spawnSync('sync', ['-f', path], { stdio: 'ignore', timeout: 600_000 });
+/** `sync -f DIR` (GNU coreutils) calls syncfs(2); true when it succeeded. */
+export function syncFsWithCoreutils(path: string): boolean {
+  return syncFileSystem(path);
 }
 
 export const nodeExportFs: ExportFs = {
@@ -53,4 +55,5 @@ export const nodeExportFs: ExportFs = {
   },
   syncDir: (path) => fsyncDir(path),
   syncFs: syncFsWithCoreutils,
+  sizeOf: async (path) => (await fsp.lstat(path)).size,
 };

@@ -175,18 +175,21 @@ export class JobWriter {
   }
 
   /**
-   * Make every job file durable: optional syncfs, then each file reopened,
-   * fsynced and its size checked against what was written (at most
-   * `maxOpen` at once), then the store directory fsynced.
+   * Make every job file durable: one syncfs of the store's file system when
+   * available (then each file's size is checked), else each file reopened and
+   * fsynced with its size checked against what was written (at most
+   * `maxOpen` at once); then the store directory fsynced.
    */
   async syncAll(jobs: Iterable<JobRecord>, onSynced?: (done: number) => void): Promise<void> {
     this.flush();
     this.closeAll();
+    let flushed = false;
     try {
-      this.o.fs.syncFs?.(this.o.store);
+      flushed = this.o.fs.syncFs?.(this.o.store) === true && this.o.fs.sizeOf !== undefined;
     } catch {
-      // only an accelerator
+      // fall back to an fsync per file
     }
+    const fs = this.o.fs;
     const it = jobs[Symbol.iterator]();
     let synced = 0;
     const worker = async (): Promise<void> => {
@@ -195,7 +198,7 @@ export class JobWriter {
         const path = this.pathOf(job);
         let size: number;
         try {
-          size = await this.o.fs.syncFile(path);
+          size = flushed && fs.sizeOf !== undefined ? await fs.sizeOf(path) : await fs.syncFile(path);
         } catch (e) {
           throw fileError('fsync', path, e);
         }

@@ -5,7 +5,8 @@ import type { ExportFs } from './fsops.js';
 import { DEFAULT_MAX_LINE_BYTES } from './ulm.js';
 
 /** What the exporter needs of a maildir: `Spool.store`. */
-export type MessageStore = Pick<Spool, 'store'>;
+/** Where announcements go: a Spool (storeMany batches the syncs; store alone works too). */
+export type MessageStore = Pick<Spool, 'store'> & Partial<Pick<Spool, 'storeMany'>>;
 
 export interface ExportProgress {
   /** split: reading and writing; sync: fsync of job files; announce: storing messages. */

@@ -1,4 +1,5 @@
 /** Small durable file-system helpers shared by the spool code. */
+import { spawnSync } from 'node:child_process';
 import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
@@ -17,12 +18,12 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Create a new file exclusively, write, fsync, close. Throws EEXIST if taken. */
-export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+/** Create a new file exclusively, write, fsync (unless sync is false), close. Throws EEXIST if taken. */
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number, sync = true): Promise<void> {
   const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (sync) await fh.sync();
   } catch (e) {
     await fh.close().catch(() => undefined);
     await fsp.unlink(path).catch(() => undefined);
@@ -135,4 +136,43 @@ function readBoundedSync(path: string, maxBytes: number, what: string): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Flush the whole file system holding `path` in one call: `sync -f`
+ * (GNU coreutils) calls syncfs(2), which reports write-back errors (Linux
+ * >= 5.8). true only when that succeeded; callers fall back to fsync per
+ * file otherwise.
+ */
+export function syncFileSystem(path: string): boolean {
+  const r = spawnSync('sync', ['-f', path], { stdio: 'ignore', timeout: 600_000 });
+  return r.status === 0;
+}
+
+/** fsync an existing file by path. */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Run fn(i) for i in [0, n) with at most `concurrency` at once; the first error stops new starts and is thrown. */
+export async function forEachLimited(n: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < n) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, worker));
+  if (failure !== undefined) throw failure;
 }

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 /**
  * Write errors halfway (R8), injected through the ExportFs layer: the run
  * fails with a message naming the file, and no job is announced.
@@ -104,13 +105,20 @@ describe('exporter failures halfway announce nothing', () => {
     assert.deepEqual(await readMessages(maildir), []);
   });
 
-  it('a job file whose size is not what was written (changed by someone else)', async (t) => {
-    const { store, maildir, data } = await setup(t);
-    const fs: ExportFs = { ...nodeExportFs, syncFile: async (p) => (await nodeExportFs.syncFile(p)) + 1 };
-    const e = await failing(runExport(chunks(data), { store, maildir, fs }));
-    assert.match(e.message, /^job file .* is \d+ bytes but \d+ were written/);
-    assert.deepEqual(await readMessages(maildir), []);
-  });
+  for (const [how, syncFs] of [['after one syncfs', () => true], ['with an fsync per file', () => false]] as const) {
+    it(`a job file whose size is not what was written (changed by someone else), ${how}`, async (t) => {
+      const { store, maildir, data } = await setup(t);
+      const fs: ExportFs = {
+        ...nodeExportFs,
+        syncFs,
+        syncFile: async (p) => (await nodeExportFs.syncFile(p)) + 1,
+        sizeOf: async (p) => (await stat(p)).size + 1,
+      };
+      const e = await failing(runExport(chunks(data), { store, maildir, fs }));
+      assert.match(e.message, /^job file .* is \d+ bytes but \d+ were written/);
+      assert.deepEqual(await readMessages(maildir), []);
+    });
+  }
 
   it('a failing maildir store reports how many were announced', async (t) => {
     const { store, maildir, data } = await setup(t);

@@ -224,3 +224,19 @@ test('a dead claim taken from post/ goes back to post/ with its attempts; one fr
   assert.deepEqual(await ls(join(root, 'new')), [b]);
   assert.equal((await spool.claim(a, 'post'))?.meta?.attempts, 1, 'attempts kept');
 });
+
+test('storeMany: every message durable in new/ in order, tmp/ empty, progress per chunk', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const progress: number[] = [];
+  const names = await spool.storeMany(Array.from({ length: 25 }, (_, i) => `m${i}`), { chunk: 10, onStored: (n) => progress.push(n) });
+  assert.equal(names.length, 25);
+  assert.equal(new Set(names).size, 25);
+  assert.deepEqual(progress, [10, 20, 25]);
+  assert.deepEqual(await ls(join(root, 'tmp')), []);
+  assert.deepEqual(await ls(join(root, 'new')), [...names].sort());
+  for (let i = 0; i < 25; i++) assert.equal(await readFile(join(root, 'new', names[i] as string), 'utf8'), `m${i}`);
+  assert.equal((await stat(join(root, 'new', names[0] as string))).mode & 0o777, 0o600);
+  assert.deepEqual(await spool.storeMany([]), []);
+});
