@@ -6,8 +6,13 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
  * is read in `bareUnit` (the original `-t` took seconds).
  */
 export function parseDuration(text: string | number, bareUnit: keyof typeof UNITS = 's'): number | undefined {
-  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? Math.round(text * (UNITS[bareUnit] ?? 1)) : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (typeof text === 'number') {
+    if (!Number.isFinite(text) || text < 0) return undefined;
+    const ms = Math.round(text * (UNITS[bareUnit] ?? 1));
+    return Number.isSafeInteger(ms) ? ms : undefined;
+  }
+  // trim first: \s* on both sides of the number would backtrack quadratically
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
   if (m === null) return undefined;
   const unit = UNITS[m[2] ?? bareUnit] ?? 1;
   const ms = Math.round(Number(m[1]) * unit);

@@ -185,6 +185,7 @@ export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proces
       if (!(WORKER_KINDS as readonly string[]).includes(w)) throw bad(L('workers', '--workers'), w, `must list kinds from ${WORKER_KINDS.join(', ')}`);
       if (!workers.includes(w as WorkerKind)) workers.push(w as WorkerKind);
     }
+    if (workers.length === 0) throw bad(L('workers', '--workers'), workersRaw, `must name at least one of ${WORKER_KINDS.join(', ')}`);
   }
   const jobmanConfig = raw['jobmanConfig'] === undefined ? undefined : path(raw, 'jobmanConfig', L('jobmanConfig', '--jobman-config'), '');
   const jobmanMdir = raw['jobmanMdir'] === undefined ? undefined : path(raw, 'jobmanMdir', L('jobmanMdir', '--jobman-mdir'), '');

@@ -100,6 +100,7 @@ function walk(b: Buffer, visit: FieldVisitor | null): string | undefined {
   let nextBs = -2;
   let nextQuote = -2;
   let nextTab = -2;
+  let nextSpace = -2;
   let p = 0;
   for (;;) {
     while (p < n && isBlank(b[p])) p++;
@@ -141,7 +142,9 @@ function walk(b: Buffer, visit: FieldVisitor | null): string | undefined {
       }
     } else {
       valueStart = p;
-      let sp = b.indexOf(SPACE, p);
+      // cached like nextTab: recomputed only when passed (linear in the line length)
+      if (nextSpace !== -1 && nextSpace < p) nextSpace = b.indexOf(SPACE, p);
+      let sp = nextSpace;
       if (sp === -1 || sp > n) sp = n;
       if (nextTab !== -1 && nextTab < p) nextTab = b.indexOf(TAB, p);
       valueEnd = nextTab !== -1 && nextTab < sp ? nextTab : sp;

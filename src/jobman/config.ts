@@ -200,12 +200,16 @@ function serverUrl(ctx: Ctx, section: string, v: ReadonlyMap<string, string>, dr
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) ctx.fail(section, 'port', port, 'must be a port number');
     u.port = port;
   }
+  const enc = (key: string, value: string): string => {
+    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) ctx.fail(section, key, key === 'pwd' ? undefined : value, 'must be valid text (no lone surrogates)');
+    return encodeURIComponent(value);
+  };
   const usr = v.get('usr');
-  if (usr !== undefined && usr !== '') u.username = encodeURIComponent(usr);
+  if (usr !== undefined && usr !== '') u.username = enc('usr', usr);
   const pwd = v.get('pwd');
-  if (pwd !== undefined && pwd !== '') u.password = encodeURIComponent(pwd);
+  if (pwd !== undefined && pwd !== '') u.password = enc('pwd', pwd);
   const dbs = v.get('dbs') ?? v.get('database');
-  if (dbs !== undefined && dbs !== '') u.pathname = '/' + encodeURIComponent(dbs);
+  if (dbs !== undefined && dbs !== '') u.pathname = '/' + enc('dbs', dbs);
   if (u.hostname === '') ctx.fail(section, urlKey?.[0] ?? 'url', urlKey?.[1], 'names no host');
   if (u.pathname.replace(/^\//, '') === '') {
     ctx.fail(section, 'dbs', undefined, 'no database name: set dbs = … or put it in the url path');

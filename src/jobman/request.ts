@@ -79,8 +79,10 @@ function parseStep(step: unknown, seq: number): RequestStep {
   const at = `[${seq}]`;
   if (!isPlainObject(step)) bad(at, `a step must be an object {"sql": …, "rows": […]}, found ${typeName(step)}`);
   for (const k of Object.keys(step)) {
-    if (k !== 'sql' && k !== 'rows') bad(`${at}.${k}`, 'unknown key (a step has only "sql" and "rows")');
+    if (k !== 'sql' && k !== 'rows') bad(`${at}.${JSON.stringify(k)}`, 'unknown key (a step has only "sql" and "rows")');
   }
+  if (!('sql' in step)) bad(`${at}.sql`, 'missing (a step needs "sql" naming a script)');
+  if (!('rows' in step)) bad(`${at}.rows`, 'missing (a step needs "rows", an array of row objects)');
   const sql = step['sql'];
   if (typeof sql !== 'string') bad(`${at}.sql`, `must be a string naming a script, found ${typeName(sql)}`);
   const why = badScriptName(sql);

@@ -36,13 +36,13 @@ export function parseKeyValues(body: Uint8Array): KeyValues {
     if (line.length === 0) continue;
     const m = /^([^ \t]+)(?:[ \t]+(.*))?$/.exec(line);
     const key = m?.[1] ?? '';
-    const value = (m?.[2] ?? '').replace(/[ \t]+$/, '');
+    const value = trimEndBlanks(m?.[2] ?? '');
     if (value.length === 0) throw new JpError('JP_MALFORMED_MESSAGE', `line ${lineNo}: key ${JSON.stringify(key)} has no value`);
     if (!KNOWN.has(key)) continue;
     if (key === 'file') {
       const glued = GLUED_JPPS.exec(value);
-      if (glued !== null && glued[1] !== undefined && glued[1].length > 0 && looksLikeHostPort(glued[2] ?? '')) {
-        out.file = glued[1];
+      if (glued !== null && glued[1] !== undefined && trimEndBlanks(glued[1]).length > 0 && looksLikeHostPort(glued[2] ?? '')) {
+        out.file = trimEndBlanks(glued[1]);
         out.jpps = glued[2] as string;
         continue;
       }
@@ -50,6 +50,13 @@ export function parseKeyValues(body: Uint8Array): KeyValues {
     out[key as keyof KeyValues] = value;
   }
   return out;
+}
+
+/** Trailing blanks removed by a loop (a regex would backtrack quadratically over inner runs of blanks). */
+function trimEndBlanks(s: string): string {
+  let e = s.length;
+  while (e > 0 && (s.charCodeAt(e - 1) === 0x20 || s.charCodeAt(e - 1) === 0x09)) e--;
+  return e === s.length ? s : s.slice(0, e);
 }
 
 function looksLikeHostPort(s: string): boolean {
@@ -72,8 +79,26 @@ export function parseUploadMessage(body: Uint8Array): UploadMessage {
   };
 }
 
-/** Every key on its own line, tab separated (readable by the C parser). */
+/**
+ * Every key on its own line, tab separated (readable by the C parser). Only
+ * a message that parseUploadMessage reads back unchanged is written: a
+ * producer never spools a message the importer would give up.
+ */
 export function formatUploadMessage(m: UploadMessage): string {
+  const text = formatLines(m);
+  let back: UploadMessage;
+  try {
+    back = parseUploadMessage(Buffer.from(text));
+  } catch (e) {
+    throw new JpError('JP_MALFORMED_MESSAGE', `cannot write this upload message: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (back.jobid !== m.jobid || back.file !== m.file || back.jpps !== m.jpps || back.proxy !== m.proxy) {
+    throw new JpError('JP_MALFORMED_MESSAGE', `cannot write this upload message: file ${JSON.stringify(m.file)} would be read back differently (it looks like the C exporter's glued "jpps" line)`);
+  }
+  return text;
+}
+
+function formatLines(m: UploadMessage): string {
   const lines: [string, string | undefined][] = [['jobid', m.jobid], ['file', m.file], ['proxy', m.proxy], ['jpps', m.jpps]];
   let out = '';
   for (const [k, v] of lines) {

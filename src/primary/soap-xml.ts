@@ -225,12 +225,19 @@ function looksLikeGenericFault(n: XmlObject): boolean {
 
 /** Breadth-first search for the first element that carries genericFault fields. */
 export function findGenericFault(detail: unknown): GenericFault | undefined {
+  const LIMIT = 256;
   const queue: unknown[] = [detail];
-  for (let i = 0; i < queue.length && i < 256; i++) {
+  for (let i = 0; i < queue.length && i < LIMIT; i++) {
     const n = queue[i];
     if (!isObject(n)) continue;
     if (looksLikeGenericFault(n)) return readGenericFault(n, 0);
-    for (const name of elementNames(n)) queue.push(...children(n, name));
+    // one at a time and bounded: a detail with 200k siblings must not overflow the stack
+    for (const name of elementNames(n)) {
+      for (const c of children(n, name)) {
+        if (queue.length >= LIMIT) break;
+        queue.push(c);
+      }
+    }
   }
   return undefined;
 }
