@@ -91,7 +91,29 @@ function throwStatus(op: string, status: number, detail: string): never {
   throw new JpError('JP_HTTP_STATUS', `${op}: HTTP status ${status} (${detail})`, { status });
 }
 
+/**
+ * The canonical success reply of RegisterJob, exactly: an XML declaration
+ * (optional), a SOAP 1.1 Envelope whose attributes are only namespace
+ * declarations, one Body holding one empty RegisterJobResponse. Only such a
+ * reply with HTTP 200 skips the full parser (most of the cost of a
+ * registration); anything else — a fault, HTML from a proxy, a variant — is
+ * parsed and validated in full.
+ */
+const CANONICAL_REGISTER_OK =
+  /^(?:<\?xml version="1\.0"(?: encoding="UTF-8")?\?>\s*)?<([\w.-]+):Envelope(?: xmlns:[\w.-]+="[^"<>]*")+><\1:Body><([\w.-]+):RegisterJobResponse(?: xmlns:[\w.-]+="[^"<>]*")*\/><\/\1:Body><\/\1:Envelope>\s*$/;
+const SOAP_ENV_DECL = 'xmlns:$1="http://schemas.xmlsoap.org/soap/envelope/"';
+const JP_ELEMENTS_DECL = '="http://glite.org/wsdl/elements/jp"';
+
+export function isCanonicalRegisterJobOk(status: number, body: string): boolean {
+  if (status !== 200 || body.length > 2048) return false;
+  const m = CANONICAL_REGISTER_OK.exec(body);
+  if (m === null) return false;
+  // the prefixes must be bound to the right namespaces
+  return body.includes(SOAP_ENV_DECL.replace('$1', m[1] as string)) && body.includes(`xmlns:${m[2] as string}${JP_ELEMENTS_DECL}`);
+}
+
 export function parseRegisterJobReply(status: number, body: string): void {
+  if (isCanonicalRegisterJobOk(status, body)) return;
   readReply('RegisterJob', status, body);
 }
 
