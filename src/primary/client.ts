@@ -5,6 +5,7 @@
  * credentialCheckIntervalMs) and the pool is rebuilt when they change on disk;
  * the old pool finishes its in-flight calls and is then closed.
  */
+import { createSecureContext } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { buildConnector, Pool } from 'undici';
@@ -199,10 +200,12 @@ export class PrimaryClient implements PrimaryApi {
   }
 
   private buildPool(creds: Credentials): Pool {
+    // One SecureContext per credential generation: passing cert/key/ca would
+    // make every new connection parse them again (most of a worker's CPU
+    // while the service is down and every retry reconnects).
+    const secureContext = createSecureContext({ cert: creds.cert, key: creds.key, ca: [...creds.ca] });
     const base = buildConnector({
-      cert: creds.cert,
-      key: creds.key,
-      ca: [...creds.ca],
+      secureContext,
       rejectUnauthorized: true,
       timeout: this.connectTimeoutMs,
       ...(this.opts.servername !== undefined ? { servername: this.opts.servername } : {}),

@@ -75,7 +75,9 @@ export async function uploadFile(pool: FtpPool, destination: string, src: Upload
         resumedFrom.push(from);
       }
       await send(client, target.path, src, from, progress, lease.hints);
-      const verify = opts.verifySize ?? 'resumed';
+      // Always by default: a transfer cut so that the server sees a clean end
+      // of file is answered 226 for a short file (found by the R9 chaos test).
+      const verify = opts.verifySize ?? 'always';
       if (verify === 'always' || (verify === 'resumed' && resume)) await checkRemoteSize(client, target.path, src.size);
       lease.release();
       return { bytes: src.size, attempts: attempt, resumedFrom, reusedConnection: lease.reused };

@@ -90,7 +90,10 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
         handle: file.handle, size: file.size, path: m.file,
       }, { signal, log, ...(deps.ftpAttempts !== undefined ? { attempts: deps.ftpAttempts } : {}) }));
       if (sent.resumedFrom.length > 0) log.info({ resumedFrom: sent.resumedFrom, attempts: sent.attempts }, 'upload resumed after a broken connection');
-      await step('CommitUpload', () => primary.commitUpload(destination, signal));
+      // Not aborted by a shutdown: a commit already sent is answered within the
+      // hard stop limit, so its outcome is known and the file removed (a commit
+      // whose answer is lost cannot be told apart from a failed one).
+      await step('CommitUpload', () => primary.commitUpload(destination));
     } catch (e) {
       if (e instanceof StepError) return withContext(classify(e.error, { operation: e.operation }), e.operation);
       return withContext(classify(e), 'upload');
