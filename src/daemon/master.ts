@@ -41,6 +41,8 @@ interface Slot {
   quickFailures: number;
   timer: NodeJS.Timeout | undefined;
   counts: OutcomeCounts;
+  /** The current incarnation reported ready. */
+  ready: boolean;
   /** counts of earlier incarnations of this slot */
   past: OutcomeCounts;
 }
@@ -85,7 +87,7 @@ export class Master {
     this.onControl = opts.onControl;
     this.metrics = opts.metrics;
     this.slots = specs.map((spec) => ({
-      spec, child: undefined, startedAt: 0, restarts: 0, quickFailures: 0, timer: undefined, counts: zero(), past: zero(),
+      spec, child: undefined, startedAt: 0, restarts: 0, quickFailures: 0, timer: undefined, counts: zero(), past: zero(), ready: false,
     }));
   }
 
@@ -115,6 +117,7 @@ export class Master {
     s.startedAt = Date.now();
     s.past = add(s.past, s.counts);
     s.counts = zero();
+    s.ready = false;
     const child = fork(this.o.workerModule, [], {
       env: { ...process.env, [SPEC_ENV]: JSON.stringify(s.spec) },
       execArgv: [...WORKER_NODE_FLAGS, ...process.execArgv],
@@ -135,7 +138,10 @@ export class Master {
           s.counts = m.report.counts;
         }
       }
-      else if (m.type === 'ready' && ++this.readyCount === this.slots.length) this.readyResolve?.();
+      else if (m.type === 'ready') {
+        if (s.child === child) s.ready = true;
+        if (++this.readyCount === this.slots.length) this.readyResolve?.();
+      }
       else if (m.type === 'fatal') this.log.error({ worker: s.spec.id, err: m.message }, 'worker reported a fatal error');
       else if (m.type === 'control') this.onControl?.(m.action);
     });
@@ -160,7 +166,12 @@ export class Master {
       return;
     }
     const ran = Date.now() - s.startedAt;
-    s.quickFailures = ran >= this.o.healthyAfterMs ? 0 : s.quickFailures + 1;
+    const c = s.counts;
+    const progressed = s.ready && c.delivered + c.retried + c.gaveUp + c.released > 0;
+    // Backoff doubles only for a worker that dies without getting anywhere (a
+    // crash at start, a crash loop); one that was running and settling
+    // messages is restarted after the minimum delay.
+    s.quickFailures = ran >= this.o.healthyAfterMs || progressed ? 0 : s.quickFailures + 1;
     const delay = Math.min(this.o.restartMaxMs, this.o.restartMinMs * 2 ** Math.max(0, s.quickFailures - 1));
     s.restarts++;
     const why = code === WORKER_EXIT.CONFIG ? 'configuration problem' : code === WORKER_EXIT.FATAL ? 'fatal error' : 'died';
@@ -190,7 +201,7 @@ export class Master {
       next.delete(s.spec.id);
     }
     for (const sp of next.values()) {
-      const s: Slot = { spec: sp, child: undefined, startedAt: 0, restarts: 0, quickFailures: 0, timer: undefined, counts: zero(), past: zero() };
+      const s: Slot = { spec: sp, child: undefined, startedAt: 0, restarts: 0, quickFailures: 0, timer: undefined, counts: zero(), past: zero(), ready: false };
       this.slots.push(s);
       this.spawn(s);
       result.started.push(sp.id);
