@@ -130,6 +130,7 @@ async function main(): Promise<void> {
     'Notes on figures that miss or need reading:',
     '',
     '- P3 is given against two awk one-liners: one keeping a file open per job (`print > file`, what the one-liner usually is) and one appending and closing per line. The exporter does durability work neither awk does (every job file and message made durable before the run succeeds).',
+    '- P1 (when it misses, it misses narrowly): on a quiet 2-core machine separate runs gave 0.48 and 0.57 (0.50–0.60 from the first delivery); the ratio falls when anything else runs, because the importer is two processes (master, worker) plus the service competing for two cores, against one client process. Profile (`BENCH_REG_CPU_PROF`): the worker spends about 310 µs of CPU per message (the bare client 70 µs): per message a claim rename, a read, two unlinks (the message and the LB producer\'s tmp/ twin) through the libuv pool (~25 %), the TLS socket write, one JSON log line, GC. Already done: overlapping claims, no retry-state lookup for new messages, small reads without pool trips, one SecureContext per credential generation, the canonical RegisterJob reply without the full XML parser (475 → 310 µs). Left: batching the unlinks, or a second registration worker per spool.',
     '- P5 memory is PSS summed over the processes: the node binary\'s pages are shared by the four processes; the sum of VmRSS (which counts them four times) is printed in the output too.',
     '',
     ...results.flatMap(({ bench, out, code, seconds }) => [

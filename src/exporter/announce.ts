@@ -18,6 +18,9 @@ export class AnnounceError extends JpError {
   }
 }
 
+/** Messages stored (and made durable) together. */
+const ANNOUNCE_BATCH = 4096;
+
 /** The message body announcing one job file. */
 export function jobMessage(jobid: string, file: string, jpps: string | undefined): string {
   return formatUploadMessage({ jobid, file, ...(jpps !== undefined ? { jpps } : {}) });
@@ -37,13 +40,18 @@ export async function announceJobs(
   let failure: unknown;
   if (messages.storeMany !== undefined) {
     try {
-      await messages.storeMany(jobs.map((job) => jobMessage(job.jobid, pathOf(job), jpps)), {
-        concurrency,
-        onStored: (n) => {
-          stored = n;
-          onStored?.(n);
-        },
-      });
+      // bodies are made one batch at a time: memory does not grow with the number of jobs
+      for (let start = 0; start < jobs.length; start += ANNOUNCE_BATCH) {
+        const batch = jobs.slice(start, start + ANNOUNCE_BATCH).map((job) => jobMessage(job.jobid, pathOf(job), jpps));
+        await messages.storeMany(batch, {
+          chunk: ANNOUNCE_BATCH,
+          concurrency,
+          onStored: (n) => {
+            stored = start + n;
+            onStored?.(stored);
+          },
+        });
+      }
       return jobs.length;
     } catch (e) {
       throw new AnnounceError(`cannot store a message in the maildir: ${describeError(e)}`, stored, e);
