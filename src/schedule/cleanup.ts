@@ -4,7 +4,8 @@
  */
 import { describeError } from '../core/errors.js';
 import { dirOf } from '../maildir/layout.js';
-import { regularFiles, removeFile, type RegularFile } from './fs-walk.js';
+import { unlinkIfExists } from '../maildir/fsutil.js';
+import { regularFiles, type RegularFile } from './fs-walk.js';
 import type { CleanTmpSpec, PruneStoreSpec, TaskDeps, TaskResult } from './types.js';
 
 interface Tally {
@@ -26,7 +27,7 @@ async function sweep(dir: string, missingOk: boolean, deps: TaskDeps, t: Tally, 
       continue;
     }
     try {
-      if (await removeFile(f.path)) {
+      if (await unlinkIfExists(f.path)) {
         t.removed++;
         deps.log.debug({ file: f.path }, 'removed old file');
       }

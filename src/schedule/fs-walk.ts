@@ -38,13 +38,3 @@ export async function* regularFiles(dir: string, missingOk = false): AsyncGenera
   }
 }
 
-/** unlink; false when the file was already gone. */
-export async function removeFile(path: string): Promise<boolean> {
-  try {
-    await fsp.unlink(path);
-    return true;
-  } catch (e) {
-    if (systemCode(e) === 'ENOENT') return false;
-    throw e;
-  }
-}
