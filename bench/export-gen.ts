@@ -4,6 +4,7 @@
  * then smaller events), `active` jobs running at once so their events are
  * interleaved as in a time-sorted dump, every line prefixed DG.ARRIVED=.
  */
+import { rng } from '../test/helpers/rng.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 
 export interface GenOptions {
@@ -22,17 +23,6 @@ export interface GenResult {
 const EVENTS = ['Accepted', 'EnQueued', 'DeQueued', 'HelperCall', 'Match', 'Transfer', 'Running', 'Done', 'Clear'];
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unique(n: number): string {
   let s = '';

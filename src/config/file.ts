@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { describeError, JpError } from '../core/errors.js';
-import { IniSyntaxError, parseIni, parseIniBoolean, type IniFile } from './ini.js';
+import { parseIniBoolean, parseIniFile, type IniFile } from './ini.js';
 import type { RawOptions } from './options.js';
 
 /** Key in the file / environment → key of RawOptions. */
@@ -84,13 +84,7 @@ export function loadConfigFile(path: string): ConfigFile {
   } catch (e) {
     throw new JpError('JP_CONFIG', `--config: cannot read ${file}: ${describeError(e)}`);
   }
-  let ini: IniFile;
-  try {
-    ini = parseIni(text);
-  } catch (e) {
-    if (e instanceof IniSyntaxError) throw new JpError('JP_CONFIG', `${file}: ${e.message}`);
-    throw e;
-  }
+  const ini = parseIniFile(text, file);
   return { path: file, ini, ...importerOptionsFromIni(ini, file) };
 }
 

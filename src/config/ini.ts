@@ -20,6 +20,8 @@
  *   (configparser's strict mode), as is a key before any section header.
  * - `%` is not special (no interpolation).
  */
+import { JpError } from '../core/errors.js';
+
 export interface IniFile {
   /** Keys of [DEFAULT] (lower-case). */
   readonly defaults: ReadonlyMap<string, string>;
@@ -102,4 +104,14 @@ export function parseIniBoolean(value: string): boolean | undefined {
   if (['1', 'yes', 'true', 'on'].includes(v)) return true;
   if (['0', 'no', 'false', 'off'].includes(v)) return false;
   return undefined;
+}
+
+/** parseIni for a configuration file: a syntax error becomes a JP_CONFIG error naming the file. */
+export function parseIniFile(text: string, file: string): IniFile {
+  try {
+    return parseIni(text);
+  } catch (e) {
+    if (e instanceof IniSyntaxError) throw new JpError('JP_CONFIG', `${file}: ${e.message}`);
+    throw e;
+  }
 }

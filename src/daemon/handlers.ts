@@ -4,7 +4,7 @@ import { JpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { MessageQueue } from '../core/queue.js';
 import { Spool } from '../maildir/spool.js';
-import { PrimaryClient } from '../primary/client.js';
+import { primaryClientFor } from './primary-client.js';
 import { createRegistrationHandler } from '../register/handler.js';
 import type { MessageHandler } from './handler.js';
 import type { WorkerSpec } from './spec.js';
@@ -25,11 +25,6 @@ export const JOBMAN_MIN_AGE_MS = 500;
 
 /** Largest jobman request accepted. */
 export const MAX_JOBMAN_REQUEST_BYTES = 16 * 1024 * 1024;
-
-export function primaryClientFor(spec: WorkerSpec, endpoint: string, log: Logger, connections: number): PrimaryClient {
-  const o = spec.options;
-  return new PrimaryClient({ endpoint, certFile: o.cert, keyFile: o.key, caPath: o.caDir, connections, timeoutMs: o.timeoutMs, logger: log });
-}
 
 export async function createWorkerParts(spec: WorkerSpec, log: Logger, hooks: WorkerHooks): Promise<WorkerParts> {
   const o = spec.options;

@@ -4,7 +4,8 @@ import { JpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { Spool } from '../maildir/spool.js';
 import { CredentialWatcher } from '../primary/credentials.js';
-import { PrimaryClient } from '../primary/client.js';
+import type { PrimaryClient } from '../primary/client.js';
+import { primaryClientFor } from './primary-client.js';
 import { createUploadHandler, FtpPool } from '../upload/index.js';
 import type { MessageHandler } from './handler.js';
 import type { WorkerSpec } from './spec.js';
@@ -27,8 +28,7 @@ export async function createUploadParts(spec: WorkerSpec, kind: 'dump' | 'sandbo
       } catch (err) {
         throw new JpError('JP_MALFORMED_MESSAGE', `message names an unusable primary service: ${(err as Error).message}`);
       }
-      c = new PrimaryClient({ endpoint, certFile: o.cert, keyFile: o.key, caPath: o.caDir, connections: o.ftpConnections,
-        timeoutMs: o.timeoutMs, logger: log });
+      c = primaryClientFor(spec, endpoint, log, o.ftpConnections);
       clients.set(endpoint, c);
     }
     return c;

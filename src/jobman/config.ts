@@ -17,7 +17,7 @@ import type {
   ClientConfig, DaphneEnv, DbTarget, DestinationConfig, DriverName, JobmanConfig, JobmanMode, ResultDbConfig,
 } from './config-types.js';
 import { DRIVER_NAMES } from './config-types.js';
-import { DEFAULT_SECTION, IniSyntaxError, parseIni, parseIniBoolean, sectionView, type IniFile } from '../config/ini.js';
+import { DEFAULT_SECTION, parseIniBoolean, parseIniFile, sectionView, type IniFile } from '../config/ini.js';
 
 export type { JobmanConfig } from './config-types.js';
 
@@ -89,13 +89,7 @@ export function loadJobmanConfig(path: string, env: EnvLike = process.env): Jobm
 
 /** Validate config text as if read from `file` (absolute). Pure apart from path resolution. */
 export function parseJobmanConfig(text: string, file: string, env: EnvLike = process.env): JobmanConfig {
-  let ini: IniFile;
-  try {
-    ini = parseIni(text);
-  } catch (e) {
-    if (e instanceof IniSyntaxError) throw new JpError('JP_CONFIG', `${file}: ${e.message}`);
-    throw e;
-  }
+  const ini = parseIniFile(text, file);
   const ctx: Ctx = new Ctx(file, dirname(file), ini, daphneEnv(env));
   const d = ini.defaults;
   const modeText = d.get('mode') ?? 'run';

@@ -1,4 +1,5 @@
 /** Shared helpers of the exporter tests: generated dumps, temp dirs, reading results. */
+import { rng } from '../helpers/rng.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -7,17 +8,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseUploadMessage, type UploadMessage } from '../../src/messages/keyvalue.js';
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface GenJob {
   readonly jobid: string;
@@ -196,3 +186,5 @@ export function runCli(
     child.stdin.end(opts.stdin ?? Buffer.alloc(0));
   });
 }
+
+export { rng };

@@ -4,6 +4,7 @@
  * service's record, spool counts, the `status` tool. Processes, signals,
  * CPU time and FIFOs: test/chaos/procs.ts.
  */
+import { rng } from './rng.js';
 import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,17 +36,6 @@ export async function pollUntil(cond: () => Promise<boolean> | boolean, ms: numb
   }
 }
 
-/** Deterministic PRNG (mulberry32); the seed is printed by tests that use it. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function seedFromEnv(): number {
   const s = Number(process.env['JP_CHAOS_SEED']);
@@ -183,3 +173,6 @@ export async function regStatus(reg: string): Promise<{ code: number; status: St
   const r = await runNodeCli(IMPORTER_CLI, ['status', '--json', '-r', reg]);
   return { code: r.code, status: JSON.parse(r.stdout) as StatusJson };
 }
+
+/** Deterministic PRNG (mulberry32); the seed is printed by tests that use it. */
+export { rng };
