@@ -21,6 +21,8 @@
  *   BENCH_REG_ONLY=p1|p2         run one part only
  *   BENCH_REG_CPU_PROF=/dir      node --cpu-prof for the importer and the service; prints where time goes
  *   BENCH_REG_IMPORTER_ARGS="…"  extra jp-importer options for both parts (blank-separated), e.g. "--log-level warn"
+ *   BENCH_REG_NODE_ARGS="…"      extra node options of the importer (P1; the master passes them on to its worker),
+ *                                e.g. "--max-semi-space-size=8" to try V8 settings against WORKER_NODE_FLAGS
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -43,6 +45,7 @@ const SAMPLES = envInt('BENCH_REG_SAMPLES', 200, 1, 100_000);
 const ONLY = process.env['BENCH_REG_ONLY'] ?? '';
 const PROF = process.env['BENCH_REG_CPU_PROF'];
 const EXTRA = (process.env['BENCH_REG_IMPORTER_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
+const NODE_EXTRA = (process.env['BENCH_REG_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
 const WARMUP_CALLS = Math.min(2000, N);
 const P2_WARMUP = 3;
 const POLL_MS = 2000;
@@ -153,7 +156,7 @@ async function p1(x: Ctx): Promise<boolean> {
 
   const logFile = join(x.root, 'importer-p1.log');
   // --cpu-prof is not allowed in NODE_OPTIONS; the master hands its execArgv to the worker it forks.
-  const nodeArgs = PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, 'importer')}`] : [];
+  const nodeArgs = [...(PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, 'importer')}`] : []), ...NODE_EXTRA];
   svc0 = processCpuSplit(svcPid);
   const it0 = Date.now();
   const importer = startImporterChild({
@@ -178,7 +181,7 @@ async function p1(x: Ctx): Promise<boolean> {
   const rateFirst = (N - 1) / ((i.lastAt - i.firstAt) / 1000);
   const ratio = rate / baseRate;
   const ratioFirst = rateFirst / baseRateFirst;
-  say(`  importer: jp-importer --foreground --workers reg --concurrency ${C}${EXTRA.map((a) => ` ${a}`).join('')} (master + 1 worker)`);
+  say(`  importer: ${NODE_EXTRA.length > 0 ? `node ${NODE_EXTRA.join(' ')} ` : ''}jp-importer --foreground --workers reg --concurrency ${C}${EXTRA.map((a) => ` ${a}`).join('')} (master + 1 worker)`);
   say(`    first delivery ${fix((i.firstAt - it0) / 1000, 2)} s after spawn, all ${N} after ${fix((i.lastAt - it0) / 1000, 2)} s`);
   say(`    including start-up:  ${fix(rate, 0)} msg/s   ratio ${fix(ratio, 2)}  (official; target ≥ 0.50: ${verdict(ratio >= 0.5)})`);
   say(`    from first delivery: ${fix(rateFirst, 0)} msg/s   ratio ${fix(ratioFirst, 2)}  (vs baseline from its first delivery)`);

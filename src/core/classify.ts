@@ -3,7 +3,7 @@
  * give up). Handlers call classify() on whatever they caught.
  */
 import { describeError, JpError, systemCode } from './errors.js';
-import { delivered, giveUp, retryLater, type Outcome } from './outcome.js';
+import { delivered, giveUp, retryLater, type Contact, type Outcome } from './outcome.js';
 
 /** errno values the primary service puts into genericFault/code. */
 export const ERRNO = { EPERM: 1, ENOENT: 2, EACCES: 13, EEXIST: 17, EINVAL: 22 } as const;
@@ -19,6 +19,16 @@ const TEMPORARY_SYSTEM_CODES = new Set([
   'ENFILE', 'EBUSY', 'EAGAIN', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+/** System errors that mean no connection to the destination at all. */
+const UNREACHABLE_SYSTEM_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'EHOSTDOWN', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'ERR_SOCKET_CLOSED',
+]);
+/** HTTP statuses of a gateway or an overloaded service: nobody behind it answered. */
+const UNREACHABLE_HTTP_STATUSES = new Set([502, 503, 504]);
+/** FTP 421: service not available, closing the control connection. */
+const UNREACHABLE_FTP_CODES = new Set([421]);
+
 /** FTP replies that cannot get better by trying again. */
 const PERMANENT_FTP_CODES = new Set([501, 553]);
 /** HTTP statuses that blame the request rather than the service or our setup. */
@@ -26,7 +36,43 @@ const PERMANENT_HTTP_STATUSES = new Set([400, 413, 422]);
 /** Fault codes that are permanent refusals for any operation. */
 const PERMANENT_FAULTS = new Set<number>([ERRNO.EPERM, ERRNO.EACCES, ERRNO.EINVAL]);
 
+/**
+ * What the error says about the destination: `unreachable` when nothing
+ * answered (or our credentials cannot be used, which stops every message the
+ * same way), `answered` when it replied, undefined when it was not contacted.
+ */
+export function contactOfError(error: unknown): Contact | undefined {
+  if (error instanceof JpError) {
+    switch (error.code) {
+      case 'JP_NETWORK':
+      case 'JP_TLS':
+      case 'JP_TIMEOUT':
+      case 'JP_CREDENTIALS':
+        return 'unreachable';
+      case 'JP_SOAP_FAULT':
+      case 'JP_BAD_REPLY':
+        return 'answered';
+      case 'JP_HTTP_STATUS':
+        return error.status !== undefined && UNREACHABLE_HTTP_STATUSES.has(error.status) ? 'unreachable' : 'answered';
+      case 'JP_FTP':
+        if (error.ftpCode === undefined) return undefined;
+        return UNREACHABLE_FTP_CODES.has(error.ftpCode) ? 'unreachable' : 'answered';
+      default:
+        return undefined;
+    }
+  }
+  const code = systemCode(error);
+  return code !== undefined && UNREACHABLE_SYSTEM_CODES.has(code) ? 'unreachable' : undefined;
+}
+
 export function classify(error: unknown, ctx: ClassifyContext = {}): Outcome {
+  const o = decide(error, ctx);
+  if (o.kind === 'delivered') return o;
+  const contact = contactOfError(error);
+  return contact === undefined ? o : { ...o, contact };
+}
+
+function decide(error: unknown, ctx: ClassifyContext): Outcome {
   const reason = describeError(error);
   if (error instanceof JpError) {
     if (error.temporary === true) return retryLater(reason);

@@ -2,15 +2,37 @@
  * What a handler decides about one message. Handlers never throw across the
  * layer boundary: they return one of these, normally via classify().
  */
+import type { PendingUpload } from '../maildir/retry-state.js';
+
 export type Outcome =
   | { readonly kind: 'delivered'; readonly note?: string; readonly job?: string }
-  | { readonly kind: 'retry'; readonly reason: string; readonly job?: string }
-  | { readonly kind: 'giveup'; readonly reason: string; readonly job?: string };
+  | {
+      readonly kind: 'retry'; readonly reason: string; readonly job?: string; readonly contact?: Contact;
+      /** Upload workers: the upload the next attempt should finish (kept in the retry state). */
+      readonly upload?: PendingUpload;
+    }
+  | { readonly kind: 'giveup'; readonly reason: string; readonly job?: string; readonly contact?: Contact };
+
+/**
+ * What a failed attempt tells about the destination (decided by classify()):
+ * `unreachable` — no answer at all (connection refused/reset, TLS failure,
+ * timeout, 502/503/504, FTP 421, local credentials unusable): every other
+ * message would fail the same way, so the worker holds them and probes with
+ * one (see src/daemon/destination-gate.ts); `answered` — the destination
+ * answered (a fault, a status, an FTP reply), so it is up. Absent: the
+ * destination was not contacted (a malformed message, a local file refused).
+ */
+export type Contact = 'unreachable' | 'answered';
 
 /** The same outcome, labelled with the job it concerns (for the log line). */
 export const withJob = (o: Outcome, job: string | undefined): Outcome => (job === undefined ? o : { ...o, job });
 
 export const delivered = (note?: string): Outcome =>
   note === undefined ? { kind: 'delivered' } : { kind: 'delivered', note };
-export const retryLater = (reason: string): Outcome => ({ kind: 'retry', reason });
-export const giveUp = (reason: string): Outcome => ({ kind: 'giveup', reason });
+export const retryLater = (reason: string, contact?: Contact): Outcome =>
+  contact === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, contact };
+export const giveUp = (reason: string, contact?: Contact): Outcome =>
+  contact === undefined ? { kind: 'giveup', reason } : { kind: 'giveup', reason, contact };
+
+/** Whether an outcome shows the destination answering (delivered counts as answered). */
+export const contactOf = (o: Outcome): Contact | undefined => (o.kind === 'delivered' ? 'answered' : o.contact);

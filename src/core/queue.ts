@@ -3,6 +3,7 @@
  * maildir Spool (src/maildir) and by jobman's own iqueue/oqueue/equeue
  * layout (src/jobman), so both go through one claim/retry/give-up loop.
  */
+import type { PendingUpload } from '../maildir/retry-state.js';
 import type { ClaimedMessage, FailureResult } from '../maildir/spool.js';
 
 export type { ClaimedMessage, FailureResult } from '../maildir/spool.js';
@@ -21,7 +22,8 @@ export interface MessageQueue {
   claim(name: string, from: 'new' | 'post'): Promise<ClaimedMessage | undefined>;
   read(msg: ClaimedMessage, maxBytes: number): Promise<Buffer>;
   delivered(msg: ClaimedMessage): Promise<void>;
-  failed(msg: ClaimedMessage, reason: string): Promise<FailureResult>;
+  /** `upload`: an upload to finish on the next attempt (upload workers), kept with the retry state. */
+  failed(msg: ClaimedMessage, reason: string, upload?: PendingUpload): Promise<FailureResult>;
   giveUp(msg: ClaimedMessage, reason: string): Promise<FailureResult>;
   /** Return a claimed message unprocessed (shutdown). */
   release(msg: ClaimedMessage): Promise<void>;

@@ -30,7 +30,7 @@ export interface MasterOptions {
   /** A worker relayed a jobman control file. */
   onControl?: (action: 'quit' | 'restart') => void;
   /** Prometheus metrics fed from the workers' reports. */
-  metrics?: Pick<Metrics, 'workerCounts' | 'workerRestarted' | 'inFlight' | 'observeLatencies'>;
+  metrics?: Pick<Metrics, 'workerCounts' | 'workerRestarted' | 'inFlight' | 'destinationReachable' | 'observeLatencies'>;
 }
 
 interface Slot {
@@ -135,6 +135,7 @@ export class Master {
         // a late report of a replaced process must not overwrite its successor's figures
         if (current) {
           this.metrics?.inFlight(s.spec.id, s.spec.role, m.report.inFlight);
+          this.metrics?.destinationReachable(s.spec.id, s.spec.role, m.report.destinationDown !== true);
           s.counts = m.report.counts;
         }
       }
@@ -175,7 +176,10 @@ export class Master {
     const delay = Math.min(this.o.restartMaxMs, this.o.restartMinMs * 2 ** Math.max(0, s.quickFailures - 1));
     s.restarts++;
     const why = code === WORKER_EXIT.CONFIG ? 'configuration problem' : code === WORKER_EXIT.FATAL ? 'fatal error' : 'died';
-    this.log.error({ worker: s.spec.id, workerPid: child.pid, code, signal, ranMs: ran, restartInMs: delay, restarts: s.restarts }, `worker ${why}; restarting`);
+    this.log.error(
+      { worker: s.spec.id, workerPid: child.pid, code, signal, ranMs: ran, progressed, restartInMs: delay, restarts: s.restarts },
+      `worker ${why}; restarting`,
+    );
     s.timer = setTimeout(() => this.spawn(s), delay);
   }
 

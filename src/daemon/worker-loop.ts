@@ -4,6 +4,10 @@
  * handler with at most `concurrency` in flight, then record the outcome as a
  * state transition. Wakes on fs.watch events, with -t polling as fallback.
  *
+ * When an attempt gets no answer from the destination, the destination gate
+ * (./destination-gate.ts) holds the other messages where they are and lets
+ * one probe through on its own backoff; the first answer resumes the flow.
+ *
  * Worker life cycle: starting → running → draining (no new claims, in-flight
  * finish within the grace period) → aborting (signal raised, unfinished
  * messages released back) → stopped.
@@ -13,9 +17,10 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { classify } from '../core/classify.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { Outcome } from '../core/outcome.js';
+import { contactOf, type Outcome } from '../core/outcome.js';
 import type { ClaimedMessage, MessageQueue } from '../core/queue.js';
 import { peekJob } from '../messages/peek.js';
+import { DestinationGate, type GateChange, type GatePolicy, type GateSnapshot } from './destination-gate.js';
 import type { MessageHandler } from './handler.js';
 import { Waker } from './wake.js';
 
@@ -51,6 +56,10 @@ export interface WorkerLoopOptions {
   onReady?: () => void;
   /** Called when recording an outcome failed (the worker should exit so its claims are recovered). */
   onFatal?: (err: unknown) => void;
+  /** Hold messages while the destination does not answer (absent: every message is tried on its own). */
+  gate?: GatePolicy;
+  /** Called when the gate closes (also again after each failed probe) and when it reopens. */
+  onGateChange?: (change: GateChange, gate: GateSnapshot) => void;
 }
 
 export class WorkerLoop {
@@ -64,10 +73,12 @@ export class WorkerLoop {
   private nextRetryScan = 0;
   private claimFailed = false;
   private done: Promise<void> | undefined;
+  private readonly gate: DestinationGate | undefined;
 
   constructor(opts: WorkerLoopOptions) {
     this.o = opts;
     this.clock = opts.clock ?? systemClock;
+    this.gate = opts.gate === undefined ? undefined : new DestinationGate(opts.gate);
     // One abort listener per message in flight (handlers pass the signal on).
     setMaxListeners(opts.concurrency * 4 + 16, this.abort.signal);
   }
@@ -75,6 +86,11 @@ export class WorkerLoop {
   /** Messages claimed and not yet settled. */
   get inFlight(): number {
     return this.inflight.size;
+  }
+
+  /** The destination gate's state (undefined when the loop runs without one). */
+  get destination(): GateSnapshot | undefined {
+    return this.gate?.snapshot();
   }
 
   /** Start; resolves when the loop has stopped. */
@@ -123,8 +139,13 @@ export class WorkerLoop {
       }
       if ((claimed === 0 || this.claimFailed) && !this.stopping) {
         this.claimFailed = false;
-        const untilRetryScan = Math.max(0, this.nextRetryScan - this.clock.now());
-        await this.waker.wait(Math.min(this.o.pollMs, untilRetryScan));
+        const now = this.clock.now();
+        const held = this.gate !== undefined && this.gate.state !== 'open';
+        // While held, only the probe time matters; a probe waits for older attempts
+        // still in flight, and every settled attempt wakes the loop.
+        let until = held ? (this.gate as DestinationGate).untilProbe(now) : Math.max(0, this.nextRetryScan - now);
+        if (held && until === 0 && this.inflight.size > 0) until = this.o.pollMs;
+        await this.waker.wait(Math.min(this.o.pollMs, until));
       }
     }
     await Promise.allSettled([...this.inflight]);
@@ -136,16 +157,23 @@ export class WorkerLoop {
   /** One pass over new/ (and post/ when a retry scan is due). Returns the number of claims started. */
   private async pass(): Promise<number> {
     const now = this.clock.now();
+    const admission = this.gate?.admit(now, this.inflight.size) ?? 'all';
+    if (admission === 'none') return 0;
+    const probe = admission === 'probe';
     const sources: { it: AsyncIterator<string>; from: 'new' | 'post' }[] = [
       { it: this.o.queue.scanNew()[Symbol.asyncIterator](), from: 'new' },
     ];
-    if (now >= this.nextRetryScan) {
+    if (probe) {
+      // The probe is a message that already failed and is due, else a new one:
+      // the oldest wait first, and failures do not spread over new messages.
+      sources.unshift({ it: this.o.queue.scanDue(now)[Symbol.asyncIterator](), from: 'post' });
+    } else if (now >= this.nextRetryScan) {
       this.nextRetryScan = now + this.o.retryScanMs;
       sources.push({ it: this.o.queue.scanDue(now)[Symbol.asyncIterator](), from: 'post' });
     }
     let claimed = 0;
     try {
-      for (let i = 0; sources.length > 0 && !this.stopping; i++) {
+      for (let i = 0; sources.length > 0 && !this.stopping && (probe ? claimed < 1 : this.gateOpen); i++) {
         const idx = i % sources.length;
         const src = sources[idx] as (typeof sources)[number];
         const r = await src.it.next();
@@ -157,8 +185,13 @@ export class WorkerLoop {
       }
     } finally {
       for (const s of sources) await s.it.return?.();
+      if (probe && claimed === 0) this.gate?.probeNotSent();
     }
     return claimed;
+  }
+
+  private get gateOpen(): boolean {
+    return this.gate === undefined || this.gate.state === 'open';
   }
 
   private async dispatch(name: string, from: 'new' | 'post'): Promise<boolean> {
@@ -173,7 +206,8 @@ export class WorkerLoop {
       }
     }
     while (this.inflight.size >= this.o.concurrency) await Promise.race(this.inflight);
-    if (this.stopping) return false;
+    // Stopping, or the gate closed while waiting for room (a probe is dispatched in state probing).
+    if (this.stopping || this.gate?.state === 'closed') return false;
     // The claim runs inside the in-flight task, so claims of several names overlap.
     const p: Promise<void> = this.claimAndProcess(name, from).finally(() => this.inflight.delete(p));
     this.inflight.add(p);
@@ -188,9 +222,42 @@ export class WorkerLoop {
       // e.g. EACCES: logged, and the loop sleeps a poll interval before the next pass.
       this.claimFailed = true;
       this.o.log.error({ file: name, from, err: describeError(err) }, 'cannot claim a message');
+      this.probeLost();
       return;
     }
     if (msg !== undefined) await this.process(msg);
+    else this.probeLost();
+  }
+
+  /** A probe that was not sent after all (claim lost or failed): probe again with another message. */
+  private probeLost(): void {
+    if (this.gate?.state !== 'probing') return;
+    this.gate.probeNotSent();
+    this.waker.wake();
+  }
+
+  private noteGate(outcome: Outcome, base: { id: string; job: string | undefined }): void {
+    if (this.gate === undefined) return;
+    const now = this.clock.now();
+    const change = this.gate.record(contactOf(outcome), now, outcome.kind === 'delivered' ? undefined : outcome.reason);
+    if (change === undefined) {
+      if (this.gate.state === 'closed') this.waker.wake(); // a probe that said nothing: try another
+      return;
+    }
+    if (change.kind === 'closed') {
+      this.o.log.warn({
+        ...base, destination: 'unreachable', failures: change.failures, nextProbe: new Date(change.nextProbeAt).toISOString(),
+        downSince: new Date(change.since).toISOString(), reason: change.reason,
+      }, change.failures === 1
+        ? 'destination unreachable: holding the other messages, probing with one'
+        : 'destination still unreachable: probe failed');
+    } else {
+      this.o.log.info({ ...base, destination: 'reachable', downMs: change.downMs, failures: change.failures },
+        'destination answers again: resuming');
+      this.nextRetryScan = 0; // held messages in post/ are due
+    }
+    this.waker.wake();
+    this.o.onGateChange?.(change, this.gate.snapshot());
   }
 
   private async process(msg: ClaimedMessage): Promise<void> {
@@ -206,6 +273,7 @@ export class WorkerLoop {
     }
     const job = outcome.job ?? (body !== undefined ? peekJob(body) : undefined);
     const base = { id: msg.name, job, ms: this.clock.now() - t0 };
+    this.noteGate(outcome, base);
     try {
       if (this.abort.signal.aborted && outcome.kind !== 'delivered') {
         await queue.release(msg);
@@ -222,7 +290,7 @@ export class WorkerLoop {
           log.info({ ...base, outcome: 'delivered', ...(outcome.note ? { note: outcome.note } : {}) }, 'delivered');
           break;
         case 'retry': {
-          const r = await queue.failed(msg, outcome.reason);
+          const r = await queue.failed(msg, outcome.reason, outcome.upload);
           if (r.state === 'post') {
             this.counts.retried++;
             this.nextRetryScan = Math.min(this.nextRetryScan, r.nextAttemptAt);

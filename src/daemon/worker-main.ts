@@ -10,6 +10,9 @@ import { isMasterToWorker, WORKER_EXIT, type WorkerToMaster } from './ipc.js';
 import { parseSpec, SPEC_ENV } from './spec.js';
 import { WorkerLoop } from './worker-loop.js';
 import { WorkerStats } from '../metrics/worker-stats.js';
+import { Spool } from '../maildir/spool.js';
+import { gatePolicyFromRetry } from './destination-gate.js';
+import { DestinationStatusFile } from './destination-status.js';
 
 const spec = parseSpec(process.env[SPEC_ENV]);
 const logging = createLogging({ format: spec.log.format, level: spec.log.level, file: spec.log.file, name: 'jp-importer' });
@@ -20,15 +23,19 @@ function send(m: WorkerToMaster): void {
 }
 
 let loop: WorkerLoop | undefined;
+let destinationFile: DestinationStatusFile | undefined;
 const stats = new WorkerStats();
 
 let lastReport = '';
+/** The master judges a dead worker's progress (restart backoff) from these reports: the first outcome goes at once. */
+let progressReported = false;
 /** Report to the master; an idle worker whose figures did not change sends nothing. */
 function report(force = false): void {
   if (loop === undefined) return;
   stats.setInFlight(loop.inFlight);
+  stats.setDestinationDown(loop.destination !== undefined && loop.destination.state !== 'open');
   const r = stats.take();
-  const key = JSON.stringify([r.counts, r.inFlight]);
+  const key = JSON.stringify([r.counts, r.inFlight, r.destinationDown]);
   if (!force && key === lastReport && r.latenciesMs.length === 0 && r.foldedLatencies.length === 0) return;
   lastReport = key;
   send({ type: 'stats', id: spec.id, report: r });
@@ -38,6 +45,7 @@ let stopping: Promise<void> | undefined;
 async function stop(graceMs: number, code: number): Promise<void> {
   stopping ??= (async () => {
     await loop?.stop(graceMs);
+    await destinationFile?.remove();
     report(true);
     process.exit(code);
   })();
@@ -63,6 +71,10 @@ try {
       send({ type: 'control', id: spec.id, action });
     },
   });
+  if (parts.queue instanceof Spool) {
+    destinationFile = new DestinationStatusFile(parts.queue.root, spec.id, parts.queue.host, log);
+    void destinationFile.cleanStale();
+  }
   loop = new WorkerLoop({
     queue: parts.queue,
     handler: parts.handler,
@@ -70,7 +82,18 @@ try {
     concurrency: parts.concurrency,
     pollMs: o.pollMs,
     retryScanMs: Math.min(30_000, Math.max(o.pollMs, Math.floor(o.retry.firstDelayMs / 4))),
-    onOutcome: (e) => stats.record(e),
+    onOutcome: (e) => {
+      stats.record(e);
+      if (!progressReported) {
+        progressReported = true;
+        report();
+      }
+    },
+    gate: gatePolicyFromRetry(o.retry),
+    onGateChange: (change) => {
+      void destinationFile?.update(change);
+      report(true);
+    },
     onReady: () => {
       send({ type: 'ready', id: spec.id });
       log.info({ spool: spec.spool, role: spec.role }, 'worker running');

@@ -1,6 +1,6 @@
 /** Small durable file-system helpers shared by the spool code. */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
 
@@ -65,6 +65,36 @@ export async function unlinkIfExists(path: string): Promise<boolean> {
 export async function renameIfExists(from: string, to: string): Promise<boolean> {
   try {
     await fsp.rename(from, to);
+    return true;
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/*
+ * Synchronous variants for the per-message metadata operations of a worker
+ * (claim, delivered): a rename or unlink of a spool entry takes a few µs in
+ * the kernel, while the libuv thread-pool round trip around it (two thread
+ * wake-ups, a promise) costs several times that in CPU. The event loop is
+ * held for the syscall only.
+ */
+
+/** unlinkSync that treats an already-missing file as done. */
+export function unlinkIfExistsSync(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** renameSync that reports a lost race (ENOENT on the source) as false. */
+export function renameIfExistsSync(from: string, to: string): boolean {
+  try {
+    renameSync(from, to);
     return true;
   } catch (e) {
     if (systemCode(e) === 'ENOENT') return false;

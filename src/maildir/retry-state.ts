@@ -27,6 +27,25 @@ export interface AttemptRecord {
   readonly reason: string;
 }
 
+/**
+ * An upload an earlier attempt started (StartUpload answered) but did not
+ * see committed, kept so the next attempt can finish it instead of asking
+ * StartUpload again (refused with EEXIST while the upload is pending, or
+ * for good once the lost commit was done).
+ */
+export interface PendingUpload {
+  /** The destination URL StartUpload returned: where the file goes and the CommitUpload handle. */
+  readonly destination: string;
+  /** Size of the local file being sent, bytes. */
+  readonly size: number;
+  /** When StartUpload answered, ms since the epoch. */
+  readonly startedAt: number;
+  /** The service's commit deadline (StartUpload's commitBefore), ms since the epoch, when it gave one. */
+  readonly commitBefore?: number;
+  /** A CommitUpload for it was sent and no answer came: the service may have committed it. */
+  readonly commitUnknown: boolean;
+}
+
 export interface MessageMeta {
   readonly version: 1;
   /** Failed attempts so far. */
@@ -41,6 +60,8 @@ export interface MessageMeta {
   /** Set in undeliverable/: why the message was given up. */
   readonly gaveUpReason?: string;
   readonly gaveUpAt?: number;
+  /** Upload workers: the upload to finish on the next attempt. */
+  readonly upload?: PendingUpload;
 }
 
 export const HISTORY_LIMIT = 5;
@@ -71,12 +92,16 @@ export function afterFailure(
   now: number,
   policy: RetryPolicy,
   random: () => number = Math.random,
+  upload?: PendingUpload,
 ): FailureDecision {
   const r = clampReason(reason);
   const attempts = (prev?.attempts ?? 0) + 1;
   const firstFailureAt = prev?.firstFailureAt ?? now;
   const history = [...(prev?.history ?? []), { at: now, reason: r }].slice(-HISTORY_LIMIT);
-  const base = { version: 1 as const, attempts, firstFailureAt, lastAttemptAt: now, lastError: r, history };
+  // The upload record is what this attempt left, not inherited: the handler passes it on when it still holds.
+  const base = {
+    version: 1 as const, attempts, firstFailureAt, lastAttemptAt: now, lastError: r, history, ...(upload !== undefined ? { upload } : {}),
+  };
   if (now - firstFailureAt >= policy.giveUpAfterMs) {
     const why = `gave up after ${attempts} attempts over ${formatDuration(now - firstFailureAt)}; last error: ${r}`;
     return { action: 'giveup', meta: { ...base, nextAttemptAt: now, gaveUpReason: why, gaveUpAt: now } };
@@ -139,7 +164,30 @@ export function parseMeta(text: string): MessageMeta | undefined {
     ...(typeof o['gaveUpReason'] === 'string' ? { gaveUpReason: o['gaveUpReason'] } : {}),
     ...(isNum(o['gaveUpAt']) ? { gaveUpAt: o['gaveUpAt'] } : {}),
   };
-  return meta;
+  if (o['upload'] === undefined) return meta;
+  // Read from disk and acted upon (an FTP transfer, a commit): anything off makes the whole sidecar invalid.
+  const upload = parsePendingUpload(o['upload']);
+  return upload === undefined ? undefined : { ...meta, upload };
+}
+
+const MAX_DESTINATION = 4096;
+
+/** A PendingUpload from parsed JSON, or undefined when any field is missing or wrong. */
+export function parsePendingUpload(v: unknown): PendingUpload | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const u = v as Record<string, unknown>;
+  const { destination, size, startedAt, commitBefore, commitUnknown } = u;
+  if (typeof destination !== 'string' || !isUrl(destination)) return undefined;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
+  if (!isNum(startedAt) || typeof commitUnknown !== 'boolean') return undefined;
+  if (commitBefore !== undefined && !isNum(commitBefore)) return undefined;
+  return { destination, size, startedAt, ...(commitBefore !== undefined ? { commitBefore } : {}), commitUnknown };
+}
+
+/** An absolute URL of bounded length without control characters or spaces. */
+function isUrl(s: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return s.length <= MAX_DESTINATION && !/[\x00-\x20\x7f]/.test(s) && URL.canParse(s);
 }
 
 export function formatDuration(ms: number): string {

@@ -42,6 +42,7 @@ export class ImporterMetrics {
   private readonly delivery: Histogram<'kind'>;
   private readonly queue: Gauge<'subtree' | 'state'>;
   private readonly certExpiry: Gauge;
+  private readonly reachable: Gauge<'worker' | 'kind'>;
   private readonly workers = new Map<string, WorkerState>();
   private readonly kinds = new Set<string>();
 
@@ -83,6 +84,18 @@ export class ImporterMetrics {
       help: 'Expiry time (notAfter) of the importer\'s client certificate, in seconds since the epoch.',
       registers,
     });
+    this.reachable = new Gauge({
+      name: `${METRIC_PREFIX}destination_reachable`,
+      help: 'Per worker: 1 while its destination answers, 0 while it holds its messages and probes (the destination gate is closed).',
+      labelNames: ['worker', 'kind'] as const,
+      registers,
+    });
+  }
+
+  /** Whether a worker's destination answers (false: its gate is closed). */
+  destinationReachable(workerId: string, kind: string, reachable: boolean): void {
+    this.worker(workerId, kind);
+    this.reachable.set({ worker: workerId, kind }, reachable ? 1 : 0);
   }
 
   /**
@@ -120,6 +133,7 @@ export class ImporterMetrics {
     w.generation++;
     w.inFlight = 0;
     this.updateInFlight(w.kind);
+    this.reachable.set({ worker: workerId, kind: w.kind }, 1);
     this.restarts.inc({ worker: workerId, kind: w.kind });
   }
 
@@ -161,6 +175,7 @@ export class ImporterMetrics {
       this.workers.set(workerId, w);
       this.ensureKind(kind);
       this.restarts.inc({ worker: workerId, kind }, 0);
+      this.reachable.set({ worker: workerId, kind }, 1);
     }
     return w;
   }

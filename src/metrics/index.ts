@@ -53,6 +53,8 @@ export interface Metrics {
   /** The worker was started again (counts from 0, in-flight cleared, restart counter + 1). */
   workerRestarted(workerId: string, kind: string): void;
   inFlight(workerId: string, kind: string, n: number): void;
+  /** Whether the worker's destination answers (false while its gate holds the messages). */
+  destinationReachable(workerId: string, kind: string, reachable: boolean): void;
   observeLatencies(kind: string, msList: readonly number[], folded?: readonly FoldedLatency[]): void;
   queueDepth(subtree: string, state: SpoolState, n: number): void;
   /** Certificate notAfter in seconds since the epoch. */
@@ -78,6 +80,7 @@ export async function createMetrics(opts: MetricsOptions): Promise<Metrics> {
     workerCounts: (id, kind, counts, incarnation) => m.workerCounts(id, kind, counts, incarnation),
     workerRestarted: (id, kind) => m.workerRestarted(id, kind),
     inFlight: (id, kind, n) => m.inFlight(id, kind, n),
+    destinationReachable: (id, kind, r) => m.destinationReachable(id, kind, r),
     observeLatencies: (kind, list, folded) => m.observeLatencies(kind, list, folded),
     queueDepth: (subtree, state, n) => m.queueDepth(subtree, state, n),
     certificateExpiry: (s) => m.certificateExpiry(s),

@@ -30,6 +30,8 @@ export interface WorkerStatsReport {
   readonly latenciesMs: number[];
   /** Delivery times beyond maxSamples, folded per histogram bucket (usually empty). */
   readonly foldedLatencies: FoldedLatency[];
+  /** The worker's destination gate is closed: its messages are held (absent in older reports: false). */
+  readonly destinationDown?: boolean;
 }
 
 export interface WorkerStatsOptions {
@@ -52,6 +54,7 @@ export class WorkerStats {
   private readonly maxSamples: number;
   private readonly counts: OutcomeCounts = { delivered: 0, retried: 0, gaveUp: 0, released: 0 };
   private inFlight = 0;
+  private destinationDown = false;
   private samples: number[] = [];
   private folds: (Fold | undefined)[] = [];
 
@@ -108,6 +111,11 @@ export class WorkerStats {
     this.inFlight = Number.isSafeInteger(n) && n > 0 ? n : 0;
   }
 
+  /** Whether the worker holds its messages because the destination does not answer. */
+  setDestinationDown(down: boolean): void {
+    this.destinationDown = down;
+  }
+
   /** The report to send: counts are cumulative; latency samples are handed over and cleared. */
   take(): WorkerStatsReport {
     const foldedLatencies: FoldedLatency[] = [];
@@ -115,7 +123,9 @@ export class WorkerStats {
       if (f === undefined) continue;
       foldedLatencies.push({ ms: Math.min(f.max, Math.max(f.min, f.sum / f.count)), count: f.count });
     }
-    const report: WorkerStatsReport = { counts: { ...this.counts }, inFlight: this.inFlight, latenciesMs: this.samples, foldedLatencies };
+    const report: WorkerStatsReport = {
+      counts: { ...this.counts }, inFlight: this.inFlight, latenciesMs: this.samples, foldedLatencies, destinationDown: this.destinationDown,
+    };
     this.samples = [];
     this.folds = [];
     return report;
@@ -136,6 +146,7 @@ export function isWorkerStatsReport(v: unknown): v is WorkerStatsReport {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
   if (!isOutcomeCounts(r['counts']) || !isCount(r['inFlight'])) return false;
+  if (r['destinationDown'] !== undefined && typeof r['destinationDown'] !== 'boolean') return false;
   const lat = r['latenciesMs'];
   const folded = r['foldedLatencies'];
   if (!Array.isArray(lat) || lat.length > REPORT_LIMITS.latencies || !lat.every(isMs)) return false;

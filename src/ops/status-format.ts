@@ -45,6 +45,12 @@ function subtreeLines(s: SubtreeStatus, claimLimit: number): string[] {
   lines.push(row('', 'cur', String(cur.count), oldestCol(cur), missingNote(cur) || curDetails(cur)));
   lines.push(row('', 'post', String(post.count), oldestCol(post), missingNote(post) || postDetails(post)));
   lines.push(row('', 'undeliverable', String(u.count), oldestCol(u), missingNote(u) || undeliverableDetails(u)));
+  for (const d of s.destinationDown) {
+    const probe = d.nextProbeInMs > 0 ? `next probe in ${formatAge(d.nextProbeInMs)}` : 'probe due now';
+    lines.push(row('', 'DESTINATION', 'DOWN', formatAge(d.downForMs),
+      `${printable(d.worker)} (${printable(d.holder)}) holds its messages: ${plural(d.failures, 'attempt')} without an answer, ${probe}`));
+    lines.push(`${''.padEnd(11)}reason: ${printable(d.reason)}`);
+  }
   if (s.errors.length > 0) {
     lines.push(`${''.padEnd(9)}top errors (post/ + undeliverable/, ${plural(s.errorGroups, 'kind')}):`);
     for (const e of s.errors) {

@@ -19,6 +19,8 @@ export const EXIT_ERROR = 2;
 
 export const STATUS_VERSION = 1;
 export const DEFAULT_POST_AGE_WARN_MS = 24 * 3600_000;
+/** A destination unreachable for longer than this needs the operator (exit 1). */
+export const DESTINATION_DOWN_WARN_MS = 15 * 60_000;
 
 /** The message with the oldest creation time in a state, and its age at `now`. */
 export interface Oldest {
@@ -90,6 +92,23 @@ export interface UndeliverableSummary extends StateSummary {
   withoutMeta: number;
 }
 
+/** A worker holding this subtree's messages because its destination does not answer. */
+export interface DestinationHold {
+  /** Worker id (`reg`, `dump-1`, …) and the process, `<pid>@<host>`. */
+  readonly worker: string;
+  readonly holder: string;
+  /** alive, or other-host (not checked); records of dead processes are not listed. */
+  readonly holderState: 'alive' | 'other-host';
+  /** Epoch ms of the first attempt without an answer, and how long ago. */
+  readonly since: number;
+  readonly downForMs: number;
+  /** Epoch ms of the next probe and how far away (negative: due). */
+  readonly nextProbeAt: number;
+  readonly nextProbeInMs: number;
+  readonly failures: number;
+  readonly reason: string;
+}
+
 export interface SubtreeStatus {
   readonly name: string;
   readonly root: string;
@@ -103,6 +122,8 @@ export interface SubtreeStatus {
     post: PostSummary;
     undeliverable: UndeliverableSummary;
   };
+  /** Workers of this subtree whose destination does not answer (empty: none). */
+  destinationDown: DestinationHold[];
   /** Top 5 groups of last errors of post/ and undeliverable/ messages. */
   errors: ErrorGroup[];
   /** Distinct error groups found (errors lists at most 5 of them). */
@@ -149,6 +170,11 @@ export function assess(subtrees: readonly SubtreeStatus[], postAgeWarnMs: number
     }
     if (cur.deadClaims > 0) {
       raise(EXIT_ATTENTION, `${s.name}: ${plural(cur.deadClaims, 'claim')} in cur/ held by dead processes`);
+    }
+    for (const d of s.destinationDown) {
+      if (d.downForMs > DESTINATION_DOWN_WARN_MS) {
+        raise(EXIT_ATTENTION, `${s.name}: worker ${d.worker} (${d.holder}) cannot reach its destination for ${formatAge(d.downForMs)}: ${d.reason}`);
+      }
     }
     if (post.oldest !== null && post.oldest.ageMs > postAgeWarnMs) {
       raise(EXIT_ATTENTION, `${s.name}: post/ holds messages older than ${formatAge(postAgeWarnMs)} (oldest ${post.oldest.id}, ${formatAge(post.oldest.ageMs)})`);

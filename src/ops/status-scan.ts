@@ -8,11 +8,12 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, systemCode } from '../core/errors.js';
 import { isMetaName, metaName, parseClaimName } from '../maildir/names.js';
+import { readDestinationRecords } from '../maildir/destination-file.js';
 import { eachEntry, lstatIfExists, readMetaFile } from './dir-stream.js';
 import { ErrorTally } from './error-groups.js';
 import { SmallestK } from './oldest.js';
 import type {
-  ClaimInfo, CurSummary, HolderInfo, HolderState, Oldest, PostSummary, StateSummary, SubtreeStatus, UndeliverableSummary,
+  ClaimInfo, CurSummary, DestinationHold, HolderInfo, HolderState, Oldest, PostSummary, StateSummary, SubtreeStatus, UndeliverableSummary,
 } from './status-report.js';
 import { nameTimeMs, type OpsSubtree } from './subtrees.js';
 
@@ -60,6 +61,7 @@ export function emptySubtree(t: OpsSubtree, status: SubtreeStatus['status'], err
       post: { ...emptyState(), oldestFailure: null, nextRetryAt: null, nextRetryInMs: null, dueNow: 0, withoutMeta: 0 },
       undeliverable: { ...emptyState(), oldestFailure: null, withoutMeta: 0 },
     },
+    destinationDown: [],
     errors: [],
     errorGroups: 0,
     errorsNotGrouped: 0,
@@ -174,6 +176,23 @@ async function scanUndeliverable(dir: string, o: ScanOptions, errors: ErrorTally
   return s;
 }
 
+/** Destination records of live workers (or of other hosts), oldest outage first. */
+async function scanDestination(root: string, o: ScanOptions): Promise<DestinationHold[]> {
+  const holds: DestinationHold[] = [];
+  for (const r of await readDestinationRecords(root)) {
+    const d = r.record;
+    if (d === undefined) continue;
+    const sameHost = r.host === o.host;
+    if (sameHost && !o.isAlive(r.pid)) continue;
+    holds.push({
+      worker: d.worker, holder: `${r.pid}@${r.host}`, holderState: sameHost ? 'alive' : 'other-host',
+      since: d.since, downForMs: o.now - d.since, nextProbeAt: d.nextProbeAt, nextProbeInMs: d.nextProbeAt - o.now,
+      failures: d.failures, reason: d.reason,
+    });
+  }
+  return holds.sort((a, b) => a.since - b.since);
+}
+
 /** Status of one subtree; a missing root or an unreadable directory is reported, never thrown. */
 export async function scanSubtree(t: OpsSubtree, o: ScanOptions): Promise<SubtreeStatus> {
   try {
@@ -189,6 +208,7 @@ export async function scanSubtree(t: OpsSubtree, o: ScanOptions): Promise<Subtre
     s.states.cur = await scanCur(join(t.root, 'cur'), o);
     s.states.post = await scanPost(join(t.root, 'post'), o, errors);
     s.states.undeliverable = await scanUndeliverable(join(t.root, 'undeliverable'), o, errors);
+    s.destinationDown = await scanDestination(t.root, o);
   } catch (e) {
     s.status = 'error';
     s.error = describeError(e);

@@ -14,6 +14,14 @@ export interface DevHooks {
   /** Destroy the connection without answering for the next N SOAP calls. */
   readonly closeNext: number;
   /**
+   * Carry out the next N SOAP calls (of loseAnswerOp, when set) as usual —
+   * state changed and journaled — then destroy the connection instead of
+   * answering: the client cannot tell whether the call was done.
+   */
+  readonly loseAnswerNext: number;
+  /** The operation loseAnswerNext applies to ('' = any). */
+  readonly loseAnswerOp: string;
+  /**
    * FTP side: break off the data connection of the next upload(s) after this
    * many bytes. One-shot: handed to the FTP endpoint (which counts it down)
    * and reset to 0 here; setting any ftp hook later re-sends the FTP hooks,
@@ -31,15 +39,19 @@ export const DEFAULT_HOOKS: DevHooks = {
   failCode: 11,
   latencyMs: 0,
   closeNext: 0,
+  loseAnswerNext: 0,
+  loseAnswerOp: '',
   ftpDropAfterBytes: 0,
   ftpDropCount: 1,
   ftpRefuseLogins: false,
 };
 
-const INT_KEYS = ['failNext', 'failCode', 'latencyMs', 'closeNext', 'ftpDropAfterBytes', 'ftpDropCount'] as const;
+const INT_KEYS = ['failNext', 'failCode', 'latencyMs', 'closeNext', 'loseAnswerNext', 'ftpDropAfterBytes', 'ftpDropCount'] as const;
 /** Hooks that belong to the FTP endpoint. */
 export const FTP_HOOK_KEYS = ['ftpDropAfterBytes', 'ftpDropCount', 'ftpRefuseLogins'] as const;
 const BOOL_KEYS = ['ftpRefuseLogins'] as const;
+/** String hooks and the values each accepts. */
+const OP_KEYS = ['loseAnswerOp'] as const;
 const MAX_INT = 2 ** 31 - 1;
 
 /** Validate a hooks patch (JSON from the admin endpoint or options). Throws Error naming the key. */
@@ -47,7 +59,7 @@ export function parseHooksPatch(input: unknown): Partial<DevHooks> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new Error('hooks must be a JSON object');
   }
-  const out: Record<string, number | boolean> = {};
+  const out: Record<string, number | boolean | string> = {};
   for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
     if ((INT_KEYS as readonly string[]).includes(k)) {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_INT) {
@@ -58,8 +70,13 @@ export function parseHooksPatch(input: unknown): Partial<DevHooks> {
     } else if ((BOOL_KEYS as readonly string[]).includes(k)) {
       if (typeof v !== 'boolean') throw new Error(`hook ${k} must be true or false, got ${JSON.stringify(v)}`);
       out[k] = v;
+    } else if ((OP_KEYS as readonly string[]).includes(k)) {
+      if (typeof v !== 'string' || (v !== '' && !(DEV_OPS as readonly string[]).includes(v))) {
+        throw new Error(`hook ${k} must be '' (any) or one of ${DEV_OPS.join(', ')}, got ${JSON.stringify(v)}`);
+      }
+      out[k] = v;
     } else {
-      throw new Error(`unknown hook ${JSON.stringify(k)} (known: ${[...INT_KEYS, ...BOOL_KEYS].join(', ')})`);
+      throw new Error(`unknown hook ${JSON.stringify(k)} (known: ${[...INT_KEYS, ...BOOL_KEYS, ...OP_KEYS].join(', ')})`);
     }
   }
   return out as Partial<DevHooks>;
@@ -75,6 +92,8 @@ export interface DevStats {
   readonly calls: Record<string, OpCounts>;
   /** Connections destroyed by the closeNext hook. */
   readonly closed: number;
+  /** Calls carried out whose answer the loseAnswerNext hook withheld. */
+  readonly answersLost: number;
   /** Faults injected by the failNext hook (also counted under calls). */
   readonly injected: number;
   /** TLS handshakes the service refused (no/unknown/expired client certificate…). */
@@ -87,6 +106,7 @@ export interface DevStats {
 export class Counters {
   readonly calls: Record<string, OpCounts> = Object.fromEntries([...DEV_OPS, 'invalid'].map((op) => [op, { ok: 0, fault: 0 }]));
   closed = 0;
+  answersLost = 0;
   injected = 0;
   tlsRefused = 0;
 
@@ -100,6 +120,6 @@ export class Counters {
   snapshot(extra: Pick<DevStats, 'jobs' | 'uploadsInProgress' | 'filesCommitted'>): DevStats {
     const calls: Record<string, OpCounts> = {};
     for (const [k, v] of Object.entries(this.calls)) calls[k] = { ...v };
-    return { calls, closed: this.closed, injected: this.injected, tlsRefused: this.tlsRefused, ...extra };
+    return { calls, closed: this.closed, answersLost: this.answersLost, injected: this.injected, tlsRefused: this.tlsRefused, ...extra };
   }
 }

@@ -24,7 +24,7 @@ export const OWNER_ATTRIBUTE = 'http://egee.cesnet.cz/en/Schema/JP/System:owner'
 /** The service never lets an upload stay open longer than this. */
 export const MAX_UPLOAD_WINDOW_MS = 5 * 60 * 1000;
 
-const ERR = { EPERM: 1, ENOENT: 2, EEXIST: 17, EINVAL: 22 } as const;
+const ERR = { EPERM: 1, ENOENT: 2, EAGAIN: 11, EEXIST: 17, EINVAL: 22 } as const;
 
 /** Known file classes → the short name used for default file names. */
 const CLASSES: ReadonlyMap<string, string> = new Map([
@@ -156,7 +156,9 @@ function commitUpload(ctx: OpsContext, destination: string, client: string): OpR
   if (rec.startedBy !== client) return fail(jpError(ERR.EPERM, src, 'Upload started by another identity'), record);
   const done = ctx.verifier.completed(rec.relPath);
   if (done === undefined) {
-    return fail(jpError(ERR.ENOENT, src, 'Uploaded file not found or incomplete'), record);
+    // The real backend does not check the file. Not ENOENT: that means "No such
+    // upload in progress", and this one is in progress (finish it, commit again).
+    return fail(jpError(ERR.EAGAIN, src, 'Uploaded file not found or incomplete'), record);
   }
   const persist = ctx.state.setUpload(rec.relPath, { ...rec, state: 'committed', bytes: done.bytes, committedAt: now });
   record['bytes'] = done.bytes;

@@ -23,7 +23,7 @@ export interface HandlerDeps {
   hooks(): DevHooks;
   setHooks(patch: Partial<DevHooks>): DevHooks;
   /** Take one from a countdown hook; true when it fired. */
-  take(hook: 'failNext' | 'closeNext'): boolean;
+  take(hook: 'failNext' | 'closeNext' | 'loseAnswerNext'): boolean;
   stats(): DevStats;
   /** Resolves after ms, or early (false) when the service closes. */
   sleep(ms: number): Promise<boolean>;
@@ -175,6 +175,8 @@ async function soapCall(deps: HandlerDeps, body: string, client: string, sock: T
     return;
   }
   const result: OpResult = handleRequest(deps.ops, parsed.req, client);
+  const loseOp = deps.hooks().loseAnswerOp;
+  const lose = (loseOp === '' || loseOp === op) && deps.take('loseAnswerNext');
   const out = { ...fields, ...result.record };
   const entry = JSON.stringify({
     op,
@@ -183,8 +185,15 @@ async function soapCall(deps: HandlerDeps, body: string, client: string, sock: T
     at: new Date(deps.ops.clock.now()).toISOString(),
     ok: result.ok,
     ...(result.ok ? {} : { fault: result.fault?.code ?? null }),
+    ...(lose ? { answerLost: true } : {}),
   });
   deps.counters.count(op, result.ok);
   await Promise.all([result.persist, deps.calls.append(entry)]);
+  if (lose) {
+    // Done and journaled, but the client never hears of it.
+    deps.counters.answersLost++;
+    sock.destroy();
+    return;
+  }
   sendXml(res, result.ok ? 200 : 500, result.xml);
 }

@@ -39,9 +39,12 @@ export interface BadRequest {
 
 export type ParsedRequest = { readonly ok: true; readonly req: DevRequest } | { readonly ok: false; readonly bad: BadRequest };
 
+/** A request field exactly as sent ('' when absent). */
 function field(content: unknown, name: string): string {
   return childText(content, name) ?? '';
 }
+
+const blank = (s: string): boolean => s.trim() === '';
 
 export function parseDevRequest(xml: string): ParsedRequest {
   let element: string;
@@ -60,15 +63,15 @@ export function parseDevRequest(xml: string): ParsedRequest {
     case 'RegisterJob': {
       const job = field(content, 'job');
       const owner = field(content, 'owner');
-      if (job === '') return bad('<job> missing or empty');
-      if (owner === '') return bad('<owner> missing or empty');
+      if (blank(job)) return bad('<job> missing or empty');
+      if (blank(owner)) return bad('<owner> missing or empty');
       return { ok: true, req: { op: 'RegisterJob', job, owner } };
     }
     case 'StartUpload': {
       const job = field(content, 'job');
       const cls = field(content, 'class');
-      if (job === '') return bad('<job> missing or empty');
-      if (cls === '') return bad('<class> missing or empty');
+      if (blank(job)) return bad('<job> missing or empty');
+      if (blank(cls)) return bad('<class> missing or empty');
       return {
         ok: true,
         req: {
@@ -83,12 +86,12 @@ export function parseDevRequest(xml: string): ParsedRequest {
     }
     case 'CommitUpload': {
       const destination = field(content, 'destination');
-      if (destination === '') return bad('<destination> missing or empty');
+      if (blank(destination)) return bad('<destination> missing or empty');
       return { ok: true, req: { op: 'CommitUpload', destination } };
     }
     case 'GetJobAttributes': {
       const jobid = field(content, 'jobid');
-      if (jobid === '') return bad('<jobid> missing or empty');
+      if (blank(jobid)) return bad('<jobid> missing or empty');
       const attributes = children(content, 'attributes').map((a) => textOf(a) ?? '');
       return { ok: true, req: { op: 'GetJobAttributes', jobid, attributes } };
     }

@@ -123,7 +123,11 @@ const parser = new XMLParser({
   attributeNamePrefix: '@_',
   parseTagValue: false,
   parseAttributeValue: false,
-  trimValues: true,
+  // Text is kept exactly (xsd:string values such as attribute values must
+  // round-trip); whitespace that only lays out child elements is dropped by
+  // textOf, and fields that are not free text (fault texts, times, codes)
+  // are trimmed where they are read.
+  trimValues: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
   // Needed for numeric character references (&#233;); HTML named entities
@@ -146,13 +150,18 @@ export function isObject(n: unknown): n is XmlObject {
   return typeof n === 'object' && n !== null && !Array.isArray(n);
 }
 
-/** The text of a node: a string, or an element's `#text` (attributes ignored). */
+/**
+ * The text of a node, exactly as sent: a string, or an element's `#text`
+ * (attributes ignored). In an element that has child elements, text made
+ * only of whitespace is layout (pretty printing), not content.
+ */
 export function textOf(n: unknown): string | undefined {
   if (typeof n === 'string') return n;
   if (isObject(n)) {
     const t = n['#text'];
-    if (typeof t === 'string') return t;
-    if (Object.keys(n).every((k) => k.startsWith('@_'))) return '';
+    const leaf = Object.keys(n).every((k) => k === '#text' || k.startsWith('@_'));
+    if (typeof t === 'string') return leaf || t.trim() !== '' ? t : undefined;
+    if (leaf) return '';
   }
   return undefined;
 }
@@ -211,8 +220,8 @@ function readFault(f: XmlNode | undefined): SoapFault {
   // SOAP 1.1: faultcode/faultstring/detail; SOAP 1.2: Code/Value, Reason/Text, Detail.
   const code12 = childText(children(f, 'Code')[0], 'Value');
   const reason12 = childText(children(f, 'Reason')[0], 'Text');
-  const faultcode = childText(f, 'faultcode') ?? code12 ?? '';
-  const faultstring = childText(f, 'faultstring') ?? reason12 ?? '';
+  const faultcode = (childText(f, 'faultcode') ?? code12 ?? '').trim();
+  const faultstring = (childText(f, 'faultstring') ?? reason12 ?? '').trim();
   const detailNode = children(f, 'detail')[0] ?? children(f, 'Detail')[0];
   return { faultcode, faultstring, detail: findGenericFault(detailNode) };
 }
@@ -249,16 +258,21 @@ function readGenericFault(n: XmlObject, depth: number): GenericFault {
   let reason: GenericFault | undefined;
   if (depth < 16 && isObject(reasonNode)) {
     reason = looksLikeGenericFault(reasonNode) ? readGenericFault(reasonNode, depth + 1) : findGenericFault(reasonNode);
-  } else if (typeof reasonNode === 'string' && reasonNode !== '') {
-    reason = { source: undefined, code: undefined, text: reasonNode, description: undefined, reason: undefined };
+  } else if (typeof reasonNode === 'string' && reasonNode.trim() !== '') {
+    reason = { source: undefined, code: undefined, text: reasonNode.trim(), description: undefined, reason: undefined };
   }
   return {
-    source: childText(n, 'source') || undefined,
+    source: trimmedText(n, 'source'),
     code,
-    text: childText(n, 'text') || undefined,
-    description: childText(n, 'description') || undefined,
+    text: trimmedText(n, 'text'),
+    description: trimmedText(n, 'description'),
     reason,
   };
+}
+
+/** Fault texts are messages for people: trimmed, blank means absent. */
+function trimmedText(n: XmlObject, name: string): string | undefined {
+  return childText(n, name)?.trim() || undefined;
 }
 
 /** The whole chain of a genericFault, one link per cause. */

@@ -150,18 +150,23 @@ function readValue(n: XmlNode | undefined): string | undefined {
   return textOf(n);
 }
 
+/**
+ * Name and value are xsd:string and come back exactly as sent (leading and
+ * trailing whitespace, newlines); timestamp (xsd:dateTime) and origin (an
+ * enumeration) are trimmed.
+ */
 export function parseGetJobAttributesReply(status: number, body: string): AttrValue[] {
   const c = readReply('GetJobAttributes', status, body);
   return children(c, 'attrValues').map((a, i) => {
     const name = childText(a, 'name');
-    if (name === undefined || name === '') {
+    if (name === undefined || name.trim() === '') {
       throw new JpError('JP_BAD_REPLY', `GetJobAttributes: <attrValues> #${i + 1} has no <name>`);
     }
     return {
       name,
       value: readValue(children(a, 'value')[0]),
-      timestamp: childText(a, 'timestamp') || undefined,
-      origin: childText(a, 'origin') || undefined,
+      timestamp: childText(a, 'timestamp')?.trim() || undefined,
+      origin: childText(a, 'origin')?.trim() || undefined,
     };
   });
 }

@@ -14,10 +14,11 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { FTPError, type Client } from 'basic-ftp';
 import { JpError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { FileSender } from './file-sender.js';
 import { retryableInPlace, toFtpJpError } from './ftp-errors.js';
 import { parseFtpUrl, redactUrl, type FtpPool, type OriginHints } from './ftp-pool.js';
 
@@ -38,6 +39,12 @@ export interface FtpUploadOptions {
    * A plain STOR is already confirmed by 226 after the whole file was sent.
    */
   verifySize?: 'always' | 'resumed' | 'never';
+  /**
+   * The destination may already hold the start of the file (an earlier
+   * attempt into the same destination): begin as a resumed try (SIZE, then
+   * APPE of the rest; nothing to send when it holds the whole file).
+   */
+  resume?: boolean;
   log?: Logger;
 }
 
@@ -50,7 +57,6 @@ export interface FtpUploadResult {
   readonly reusedConnection: boolean;
 }
 
-const READ_CHUNK = 512 * 1024;
 /** Replies meaning "command not implemented". */
 const NOT_IMPLEMENTED = new Set([500, 502, 504]);
 
@@ -60,7 +66,7 @@ export async function uploadFile(pool: FtpPool, destination: string, src: Upload
   const log = opts.log ?? silentLogger;
   const what = `FTP upload of ${src.path} to ${redactUrl(destination)}`;
   const resumedFrom: number[] = [];
-  let resume = false;
+  let resume = opts.resume === true;
   for (let attempt = 1; ; attempt++) {
     if (aborted(opts.signal)) throw new JpError('JP_ABORTED', `${what}: aborted`);
     const lease = await pool.acquire(target, opts.signal);
@@ -74,7 +80,7 @@ export async function uploadFile(pool: FtpPool, destination: string, src: Upload
         from = await resumeOffset(client, target.path, src.size);
         resumedFrom.push(from);
       }
-      await send(client, target.path, src, from, progress, lease.hints);
+      if (from < src.size || src.size === 0) await send(client, target.path, src, from, progress, lease.hints);
       // Always by default: a transfer cut so that the server sees a clean end
       // of file is answered 226 for a short file (found by the R9 chaos test).
       const verify = opts.verifySize ?? 'always';
@@ -143,7 +149,7 @@ async function send(client: Client, path: string, src: UploadSource, from: numbe
 
 /** One STOR/APPE of src from `from` to its end; throws if the file changed meanwhile. */
 async function transfer(src: UploadSource, from: number, progress: { sent: number }, run: (s: Readable) => Promise<unknown>): Promise<void> {
-  const reader = new FileRangeReader(src.handle, from, src.size);
+  const reader = new FileSender(src.handle, from, src.size);
   try {
     await run(reader);
   } finally {
@@ -156,40 +162,8 @@ async function transfer(src: UploadSource, from: number, progress: { sent: numbe
   }
 }
 
-/**
- * Reads [start, end) of an open file by position. Unlike fs streams, its
- * destroy() (which basic-ftp's pipeline calls on errors) leaves the handle
- * open: the file is read again on a resumed try, and closed by its owner.
- */
-class FileRangeReader extends Readable {
-  bytesRead = 0;
-  private pos: number;
-
-  constructor(private readonly handle: FileHandle, start: number, private readonly end: number) {
-    super({ highWaterMark: READ_CHUNK });
-    this.pos = start;
-  }
-
-  override _read(): void {
-    const want = Math.min(READ_CHUNK, this.end - this.pos);
-    if (want <= 0) {
-      this.push(null);
-      return;
-    }
-    this.handle.read(Buffer.allocUnsafe(want), 0, want, this.pos).then(({ bytesRead, buffer }) => {
-      if (bytesRead === 0) {
-        this.push(null); // the file shrank: caught by the size check after the transfer
-        return;
-      }
-      this.pos += bytesRead;
-      this.bytesRead += bytesRead;
-      this.push(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
-    }, (e: unknown) => this.destroy(e instanceof Error ? e : new Error(String(e))));
-  }
-}
-
 /** SIZE of a remote file: a number, or undefined when the reply carries none. */
-async function remoteSize(client: Client, path: string): Promise<number | undefined> {
+export async function remoteSize(client: Client, path: string): Promise<number | undefined> {
   const res = await client.send(`SIZE ${path}`);
   const m = /^213[ -](\d+)\s*$/m.exec(res.message);
   return m === null ? undefined : Number(m[1]);

@@ -7,8 +7,13 @@
  *
  * Every failure goes through classify() with the failing operation in its
  * context; handle() returns an Outcome and never throws. The local file is
- * kept until CommitUpload succeeded; once it did the message is delivered
- * even if removing the file fails (warning), so nothing is committed twice.
+ * kept until CommitUpload succeeded (or the service confirmed the file
+ * stored); once it did the message is delivered even if removing the file
+ * fails (warning), so nothing is committed twice.
+ *
+ * An attempt that fails after StartUpload answered returns the upload with
+ * its retry outcome (kept in the message's retry state); the next attempt
+ * finishes that upload instead of starting another (./attempt.ts).
  */
 import { basename } from 'node:path';
 import { classify } from '../core/classify.js';
@@ -17,13 +22,14 @@ import { describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { delivered, type Outcome } from '../core/outcome.js';
 import type { ClaimedMessage } from '../core/queue.js';
+import type { PendingUpload } from '../maildir/retry-state.js';
 import { parseUploadMessage, type UploadMessage } from '../messages/keyvalue.js';
 import type { PrimaryApi, UploadKind } from '../primary/api.js';
 import { resolveAllowedFile, type AllowedFile, type PathFs } from './allowed-paths.js';
-import type { FtpPool } from './ftp-pool.js';
-import { uploadFile } from './ftp-upload.js';
+import { UploadAttempt } from './attempt.js';
+import { redactUrl, type FtpPool } from './ftp-pool.js';
 import { disposeUploaded } from './local-file.js';
-import { startUploadWithFailsafe, step, StepError } from './start-upload.js';
+import { startUploadWithFailsafe, StepError } from './start-upload.js';
 
 export interface UploadHandlerDeps {
   /** The primary service client; `jpps` is the message's override (host:port) or undefined. */
@@ -72,42 +78,46 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
     } catch (e) {
       return withContext(classify(e), 'file check');
     }
-    let destination: string;
+    let committed: string;
+    let attempt: UploadAttempt | undefined;
     try {
       const primary = deps.primary(m.jpps);
-      const started = await startUploadWithFailsafe({
+      attempt = new UploadAttempt({
         primary,
-        kind: deps.kind,
-        jobid: m.jobid,
-        name: basename(file.realPath),
-        commitBefore: new Date(clock.now() + (deps.commitWindowMs ?? DEFAULT_COMMIT_WINDOW_MS)),
-        ownerDn: deps.ownerDn,
+        ftp: deps.ftp,
+        start: () => startUploadWithFailsafe({
+          primary,
+          kind: deps.kind,
+          jobid: m.jobid,
+          name: basename(file.realPath),
+          commitBefore: new Date(clock.now() + (deps.commitWindowMs ?? DEFAULT_COMMIT_WINDOW_MS)),
+          ownerDn: deps.ownerDn,
+          signal,
+          onRegistered: () => log.info({ jobid: m.jobid }, 'job was not registered: registered it (failsafe registration)'),
+        }),
+        source: { handle: file.handle, size: file.size, path: m.file },
+        now: () => clock.now(),
         signal,
-        onRegistered: () => log.info({ jobid: m.jobid }, 'job was not registered: registered it (failsafe registration)'),
-      });
-      destination = started.destination;
-      const sent = await step('FTP upload', () => uploadFile(deps.ftp, destination, {
-        handle: file.handle, size: file.size, path: m.file,
-      }, { signal, log, ...(deps.ftpAttempts !== undefined ? { attempts: deps.ftpAttempts } : {}) }));
-      if (sent.resumedFrom.length > 0) log.info({ resumedFrom: sent.resumedFrom, attempts: sent.attempts }, 'upload resumed after a broken connection');
-      // Not aborted by a shutdown: a commit already sent is answered within the
-      // hard stop limit, so its outcome is known and the file removed (a commit
-      // whose answer is lost cannot be told apart from a failed one).
-      await step('CommitUpload', () => primary.commitUpload(destination));
+        log,
+        ...(deps.ftpAttempts !== undefined ? { ftpAttempts: deps.ftpAttempts } : {}),
+      }, priorUpload(msg, file.size, log));
+      committed = await attempt.run();
     } catch (e) {
-      if (e instanceof StepError) return withContext(classify(e.error, { operation: e.operation }), e.operation);
-      return withContext(classify(e), 'upload');
+      const o = e instanceof StepError
+        ? withContext(classify(e.error, { operation: e.operation }), e.operation)
+        : withContext(classify(e), 'upload');
+      const upload = attempt?.pending;
+      return o.kind === 'retry' && upload !== undefined ? { ...o, upload } : o;
     } finally {
       await file.handle.close().catch(() => undefined);
     }
     // Committed: from here on the message is delivered whatever happens to the local file.
     try {
       const d = await disposeUploaded(file, deps.storeDir);
-      const note = d.action === 'stored' ? `committed; file stored as ${d.to}` : 'committed; file removed';
-      return delivered(note);
+      return delivered(d.action === 'stored' ? `${committed}; file stored as ${d.to}` : `${committed}; file removed`);
     } catch (e) {
       log.warn({ file: file.realPath, reason: describeError(e) }, 'upload committed but the local file could not be removed/stored');
-      return delivered(`committed; local file left in place: ${describeError(e)}`);
+      return delivered(`${committed}; local file left in place: ${describeError(e)}`);
     }
   }
 
@@ -115,6 +125,15 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
     handle,
     close: () => deps.ftp.close(),
   };
+}
+
+/** The upload an earlier attempt left, if it is for this file as it is now. */
+function priorUpload(msg: ClaimedMessage, size: number, log: Logger): PendingUpload | undefined {
+  const p = msg.meta?.upload;
+  if (p === undefined || p.size === size) return p;
+  log.warn({ destination: redactUrl(p.destination), was: p.size, now: size },
+    'the file changed size since an earlier attempt started its upload: starting anew');
+  return undefined;
 }
 
 /** Name the failing step in the reason the spool keeps. */

@@ -15,7 +15,7 @@ import {
   type PrimaryApi, type StartUploadResult, type UploadKind,
 } from '../primary/api.js';
 
-export type UploadOperation = 'StartUpload' | 'GetJobAttributes' | 'RegisterJob' | 'FTP upload' | 'CommitUpload';
+export type UploadOperation = 'StartUpload' | 'GetJobAttributes' | 'RegisterJob' | 'FTP upload' | 'FTP SIZE' | 'CommitUpload';
 
 /** An error together with the operation it came from (for classify's context). */
 export class StepError extends Error {

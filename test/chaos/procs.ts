@@ -79,22 +79,36 @@ export interface KillerOptions {
   maxKills?: number;
   /** Counted just before each kill (e.g. messages in cur/). */
   probe?: () => Promise<number>;
+  /** Called after each kill (e.g. to note how far the run had got). */
+  onKill?: (pid: number) => void;
+  /**
+   * Kill a process only once this holds for it (e.g. it has delivered
+   * something): checked every 50 ms, the random delay counts from then.
+   */
+  armed?: (pid: number) => boolean | Promise<boolean>;
 }
 
 /**
  * Every minMs–maxMs (random), SIGKILL the worker's current process if it is
  * initialised (`worker running`): a worker in its restart delay is not
- * there to be killed, so the next tick waits for its successor.
+ * there to be killed, so the next tick waits for its successor. With
+ * `armed`, a process is killed minMs–maxMs after the condition first held
+ * for it.
  */
 export function startKiller(imp: ImporterProc, o: KillerOptions): Killer {
   let stopped = false;
   let kills = 0;
   const inCurAtKill: number[] = [];
   let wake: (() => void) | undefined;
+  let armedPid: number | undefined;
+  // A killed process stays in the master's log as live until its death is
+  // reported (and alive() while it is a zombie): never kill, or count, it twice.
+  const killed = new Set<number>();
   const loop = (async () => {
     while (!stopped && (o.maxKills === undefined || kills < o.maxKills)) {
+      const waiting = o.armed !== undefined && armedPid === undefined;
       await new Promise<void>((r) => {
-        const timer = setTimeout(r, o.minMs + Math.floor(o.random() * (o.maxMs - o.minMs + 1)));
+        const timer = setTimeout(r, waiting ? 50 : o.minMs + Math.floor(o.random() * (o.maxMs - o.minMs + 1)));
         wake = () => {
           clearTimeout(timer);
           r();
@@ -102,7 +116,14 @@ export function startKiller(imp: ImporterProc, o: KillerOptions): Killer {
       });
       if (stopped) break;
       const pid = liveWorkers(imp).get(o.worker);
-      if (pid === undefined || !workerRunning(imp, pid) || !alive(pid)) continue;
+      if (pid === undefined || killed.has(pid) || !workerRunning(imp, pid) || !alive(pid)) {
+        armedPid = undefined;
+        continue;
+      }
+      if (o.armed !== undefined && armedPid !== pid) {
+        armedPid = (await o.armed(pid)) ? pid : undefined;
+        continue;
+      }
       const inCur = o.probe !== undefined ? await o.probe() : 0;
       try {
         process.kill(pid, 'SIGKILL');
@@ -110,7 +131,10 @@ export function startKiller(imp: ImporterProc, o: KillerOptions): Killer {
         continue;
       }
       kills++;
+      killed.add(pid);
+      armedPid = undefined;
       inCurAtKill.push(inCur);
+      o.onKill?.(pid);
     }
   })();
   return {

@@ -4,6 +4,11 @@
  * after recovery, the backoff is visible in `jp-importer status --json`, and
  * the importer's processes use < 5 % CPU while it is down with retries
  * going on.
+ *
+ * While the service does not answer, the worker's destination gate holds the
+ * queued messages where they are (new/ untouched, post/ not retried one by
+ * one) and probes with one message on a growing delay; status shows the
+ * outage, the probe count and the next probe time.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -13,7 +18,7 @@ import { importerArgs, jobId, listMessages, OWNER, spoolDirs, startImporter, typ
 import { readCalls, startService } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
-  drained, pollUntil, registerCounts, regStatus, sized, type PostStatus, sleep, spoolCounts, storeManyLikeLb,
+  drained, pollUntil, registerCounts, regStatus, sized, type DestinationHoldStatus, sleep, spoolCounts, storeManyLikeLb,
 } from '../helpers/chaos.js';
 import { cpuSeconds, importerPids, stopImporter } from './procs.js';
 import type { PrimaryDevHandle } from '../../src/primary-dev/index.js';
@@ -30,7 +35,7 @@ interface DownRun {
   restart(): Promise<PrimaryDevHandle>;
 }
 
-/** N registrations; the service is closed once `downAt` of them are registered and every other one has failed once. */
+/** N registrations; the service is closed once `downAt` of them are registered; returns once the worker holds the rest. */
 async function runUntilDown(t: TestContext, n: number, downAt: number, retry: [string, string], tag: string): Promise<DownRun> {
   const dir = await tempDir(t);
   let svc = await startService(dir, { hooks: { latencyMs: 2 } });
@@ -46,11 +51,12 @@ async function runUntilDown(t: TestContext, n: number, downAt: number, retry: [s
   await pollUntil(() => svc.stats().jobs >= downAt, 120_000, `${downAt} of ${n} registered`, 10);
   await svc.close();
   up = false;
-  // every message still queued has failed at least once and waits in post/
+  // the calls in flight at the close have failed (nothing claimed) and status shows the destination down
   await pollUntil(async () => {
     const c = await spoolCounts(reg);
-    return c.new === 0 && c.cur === 0 && c.post > 0;
-  }, sized(60_000, 300_000), 'the rest waiting in post/', 50);
+    if (c.cur !== 0 || c.post === 0) return false;
+    return (await destination(reg)) !== undefined;
+  }, sized(60_000, 300_000), 'the worker holding the rest, status showing the destination down', 50);
   return {
     dir, reg, port, jobs, imp,
     async restart() {
@@ -59,6 +65,13 @@ async function runUntilDown(t: TestContext, n: number, downAt: number, retry: [s
       return svc;
     },
   };
+}
+
+/** The registration worker's destination record as `status --json` shows it. */
+async function destination(reg: string): Promise<(DestinationHoldStatus & { now: number }) | undefined> {
+  const { status } = await regStatus(reg);
+  const d = status.subtrees.find((s) => s.name === 'reg')?.destinationDown[0];
+  return d === undefined ? undefined : { ...d, now: status.now };
 }
 
 async function assertAllDelivered(t: TestContext, run: DownRun, svc: PrimaryDevHandle): Promise<void> {
@@ -72,6 +85,8 @@ async function assertAllDelivered(t: TestContext, run: DownRun, svc: PrimaryDevH
   assert.ok(counts.eexist <= CONCURRENCY, `duplicates ${counts.eexist} only from calls in flight at the close`);
   const left = await spoolCounts(run.reg);
   assert.deepEqual([left.new, left.cur, left.post, left.undeliverable], [0, 0, 0, 0]);
+  assert.equal(await destination(run.reg), undefined, 'status no longer shows the destination down');
+  assert.ok(run.imp.logs.some((l) => l['destination'] === 'reachable'), 'the log says the destination answers again');
   assert.equal(await stopImporter(run.imp), 0);
 }
 
@@ -85,47 +100,49 @@ test(`R2: ${N} registrations, service down mid-run: retried with backoff shown b
   { timeout: sized(180_000, 900_000) }, async (t) => {
     const run = await runUntilDown(t, N, N / 2, RETRY, 'r2');
     const reg = run.reg;
-    const waiting = (await spoolCounts(reg)).post;
-    assert.ok(waiting > 0 && waiting <= N / 2 + CONCURRENCY, `${waiting} waiting`);
+    const c0 = await spoolCounts(reg);
+    const d0 = await destination(reg);
+    assert.ok(d0 !== undefined);
+    t.diagnostic(`held: new ${c0.new}, post ${c0.post}; destination ${JSON.stringify(d0)}`);
+    assert.ok(c0.new + c0.post > 0 && c0.new + c0.post <= N / 2 + CONCURRENCY, `${c0.new + c0.post} waiting`);
+    // only the calls in flight at the close (and the probes) failed; the rest are untouched in new/
+    assert.ok(c0.post <= CONCURRENCY + d0.failures, `post/ ${c0.post} ≤ ${CONCURRENCY} in flight + ${d0.failures} probes`);
+    assert.match(d0.reason, /ECONNREFUSED|connect|closed/i, 'status says why');
+    assert.equal(d0.worker, 'reg');
 
-    // backoff visible in status: the waiting messages and a next retry time in the
-    // future (read until a moment between two retry scans of the worker)
-    let post: PostStatus | undefined;
-    let now = 0;
+    // backoff visible in status: the next probe in the future, within --retry-max (plus nothing: probes have no jitter)
+    let d: (DestinationHoldStatus & { now: number }) | undefined;
     await pollUntil(async () => {
-      const { status } = await regStatus(reg);
-      const sub = status.subtrees.find((s) => s.name === 'reg');
-      assert.equal(sub?.states.undeliverable.count, 0);
-      post = sub?.states.post;
-      now = status.now;
-      return post !== undefined && post.count > 0 && post.nextRetryAt !== null && post.nextRetryAt > now;
-    }, RETRY_MAX_MS * 3, 'status showing waiting messages and a next retry in the future', 200);
-    t.diagnostic(`status: post ${JSON.stringify(post)}`);
-    assert.ok(post !== undefined && post.count > 0 && post.count <= waiting);
-    assert.ok((post.nextRetryAt as number) - now <= RETRY_MAX_MS * 1.1, 'next retry within --retry-max plus jitter');
+      d = await destination(reg);
+      return d !== undefined && d.nextProbeAt > d.now;
+    }, RETRY_MAX_MS * 3, 'status showing the next probe in the future', 200);
+    assert.ok(d !== undefined && d.nextProbeInMs > 0 && d.nextProbeInMs <= RETRY_MAX_MS, `next probe in ${d?.nextProbeInMs} ms`);
     const last = run.imp.logs.filter((l) => l['outcome'] === 'retry').at(-1);
-    assert.match(String(last?.['reason']), /ECONNREFUSED|connect/i, 'the log says why');
+    assert.match(String(last?.['reason']), /ECONNREFUSED|connect|closed/i, 'the log says why');
 
-    // retried while down: a message with two failed attempts, the second delay longer
+    // probes go on with a growing delay (capped at --retry-max), one message each
+    await pollUntil(async () => ((await destination(reg))?.failures ?? 0) >= 3, RETRY_MAX_MS * 4, 'three failed probes', 200);
+    const gateLines = run.imp.logs.filter((l) => l['destination'] === 'unreachable');
+    const delays = gateLines.slice(0, 3).map((l) => Date.parse(String(l['nextProbe'])) - Number(l['time']));
+    t.diagnostic(`probe delays ${delays.join(', ')} ms`);
+    assert.deepEqual(gateLines.slice(0, 3).map((l) => l['failures']), [1, 2, 3]);
+    assert.ok((delays[1] as number) > (delays[0] as number), 'the second delay is longer');
+    assert.ok(delays.every((x) => x <= RETRY_MAX_MS + 50), 'capped at --retry-max');
+    const retries = run.imp.logs.filter((l) => l['outcome'] === 'retry').length;
+    const failures = (await destination(reg))?.failures ?? 0;
+    assert.ok(retries <= CONCURRENCY + failures, `${retries} failed attempts while down: the wave in flight at the close plus one per probe`);
+
+    // a probe re-uses a message that already failed: one has two failed attempts
     const spool = new Spool(reg);
     let attempts = 0;
-    await pollUntil(async () => {
-      const name = (await listMessages(join(reg, 'post')))[0];
-      const meta = name === undefined ? undefined : await spool.readMeta('post', name);
-      attempts = meta?.attempts ?? 0;
-      return attempts >= 2;
-    }, RETRY_MAX_MS * 4, 'a second failed attempt while down', 100);
-    assert.ok(attempts >= 2);
+    for (const name of await listMessages(join(reg, 'post'))) attempts = Math.max(attempts, (await spool.readMeta('post', name))?.attempts ?? 0);
+    assert.ok(attempts >= 2, `a probed message has ${attempts} attempts`);
 
     await assertAllDelivered(t, run, await run.restart());
   });
 
-const CPU_BUG = 'bug: every retry while the service is down costs ~4 ms CPU (a new TLS SecureContext per connection, '
-  + 'src/primary/client.ts buildPool) and every queued message is retried on its own (no per-destination backoff): '
-  + '~30-60 % CPU with hundreds of messages in post/ and --retry-max 2s; see the chaos report. JP_CHAOS_KNOWN_BUGS=1 runs it';
-
 test('R2: CPU of the importer processes while the service is down, retries going on every 1–2 s, is < 5 %',
-  { timeout: 120_000, skip: process.env['JP_CHAOS_KNOWN_BUGS'] === '1' ? false : CPU_BUG }, async (t) => {
+  { timeout: 120_000 }, async (t) => {
     const n = 300;
     const run = await runUntilDown(t, n, 100, ['1s', '2s'], 'r2cpu');
     const pids = importerPids(run.imp);

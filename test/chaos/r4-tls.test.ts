@@ -1,7 +1,8 @@
 /**
  * R4: TLS faults between the importer and the primary service. Nothing is
  * sent (the service records no call), a log line says what is wrong with
- * which certificate, the messages wait in post/; a renewed certificate (or
+ * which certificate, the messages wait (in post/, or held in new/ while the
+ * worker probes with one); a renewed certificate (or
  * CA) on disk is used without restarting the importer.
  */
 import assert from 'node:assert/strict';
@@ -47,11 +48,20 @@ async function scenario(t: TestContext, port: number, tag: string, setup: (dir: 
   return { dir, reg, jobs, imp };
 }
 
-/** Every message failed at least twice, is kept in post/, and the retry reason matches. */
+/**
+ * A message failed at least twice (the worker's probe), every message is
+ * kept (in post/ after a failed attempt, or held untouched in new/ by the
+ * destination gate), and the retry reason matches.
+ */
 async function assertKeptForRetry(s: Scenario, reason: RegExp, svc: PrimaryDevHandle): Promise<string> {
   const line = await s.imp.waitForLog((l) => l['outcome'] === 'retry' && Number(l['attempts']) >= 2, 30_000);
   assert.match(String(line['reason']), reason);
-  await pollUntil(async () => (await listMessages(join(s.reg, 'post'))).length === M, 20_000, `${M} messages in post/`, 100);
+  const kept = async (): Promise<number> =>
+    (await listMessages(join(s.reg, 'post'))).length + (await listMessages(join(s.reg, 'new'))).length;
+  await pollUntil(async () => (await kept()) === M, 20_000, `${M} messages kept in post/ and new/`, 100);
+  assert.ok((await listMessages(join(s.reg, 'post'))).length >= 1, 'the failed ones wait in post/');
+  const held = s.imp.logs.find((l) => l['destination'] === 'unreachable');
+  assert.match(String(held?.['reason']), reason, 'the worker holds its messages and says why');
   assert.deepEqual(await readCalls(svc.callsFile), [], 'the service recorded no call');
   assert.equal(svc.stats().jobs, 0);
   assert.equal(s.imp.logs.filter((l) => l['outcome'] === 'delivered' || l['outcome'] === 'giveup').length, 0, 'nothing delivered or given up');

@@ -53,3 +53,43 @@ test('describeError shows the cause chain and system codes', () => {
   const e = new JpError('JP_NETWORK', 'RegisterJob to https://h:1/', { cause: inner });
   assert.equal(describeError(e), 'RegisterJob to https://h:1/: read failed (ECONNRESET)');
 });
+
+// What each error says about the destination (drives the worker's destination gate).
+const contacts: [string, unknown, 'unreachable' | 'answered' | undefined][] = [
+  ['network', new JpError('JP_NETWORK', 'x'), 'unreachable'],
+  ['network, forced temporary (jobman forward)', new JpError('JP_NETWORK', 'x', { temporary: true }), 'unreachable'],
+  ['TLS', new JpError('JP_TLS', 'unknown CA'), 'unreachable'],
+  ['timeout', new JpError('JP_TIMEOUT', 'x'), 'unreachable'],
+  ['credentials unusable', new JpError('JP_CREDENTIALS', 'x'), 'unreachable'],
+  ['HTTP 502', new JpError('JP_HTTP_STATUS', 'x', { status: 502 }), 'unreachable'],
+  ['HTTP 503', new JpError('JP_HTTP_STATUS', 'x', { status: 503 }), 'unreachable'],
+  ['HTTP 504', new JpError('JP_HTTP_STATUS', 'x', { status: 504 }), 'unreachable'],
+  ['HTTP 404', new JpError('JP_HTTP_STATUS', 'x', { status: 404 }), 'answered'],
+  ['HTTP 400', new JpError('JP_HTTP_STATUS', 'x', { status: 400 }), 'answered'],
+  ['FTP 421', new JpError('JP_FTP', 'x', { ftpCode: 421 }), 'unreachable'],
+  ['FTP 530', new JpError('JP_FTP', 'x', { ftpCode: 530 }), 'answered'],
+  ['FTP error without a code', new JpError('JP_FTP', 'x'), undefined],
+  ['SOAP fault', new JpError('JP_SOAP_FAULT', 'x', { faultCode: 2 }), 'answered'],
+  ['bad reply', new JpError('JP_BAD_REPLY', 'x'), 'answered'],
+  ['malformed message', new JpError('JP_MALFORMED_MESSAGE', 'x'), undefined],
+  ['path not allowed', new JpError('JP_PATH_NOT_ALLOWED', 'x'), undefined],
+  ['local file', new JpError('JP_LOCAL_FILE', 'x'), undefined],
+  ['database', new JpError('JP_DATABASE', 'x'), undefined],
+  ['aborted', new JpError('JP_ABORTED', 'x'), undefined],
+  ['ECONNREFUSED', sys('ECONNREFUSED'), 'unreachable'],
+  ['EHOSTUNREACH', sys('EHOSTUNREACH'), 'unreachable'],
+  ['ENOSPC (local)', sys('ENOSPC'), undefined],
+  ['unknown Error', new Error('surprise'), undefined],
+];
+for (const [name, err, want] of contacts) {
+  test(`classify contact: ${name} → ${String(want)}`, () => {
+    const o = classify(err);
+    assert.notEqual(o.kind, 'delivered');
+    assert.equal(o.kind === 'delivered' ? 'answered' : o.contact, want);
+  });
+}
+
+test('classify: EEXIST on RegisterJob is delivered (the destination answered)', () => {
+  const o = classify(new JpError('JP_SOAP_FAULT', 'File exists', { faultCode: 17 }), { operation: 'RegisterJob' });
+  assert.deepEqual(o, { kind: 'delivered', note: 'job already registered (EEXIST)' });
+});

@@ -73,7 +73,7 @@ test('malformed registrations are kept in undeliverable/ with a reason; valid on
   assert.equal(await imp.exited, 0);
 });
 
-test('service down: messages wait in post/ with growing delays; service back: all delivered, none given up', async (t) => {
+test('service down: the worker holds the messages and probes with one on growing delays; service back: all delivered, none given up', async (t) => {
   const dir = await tempDir(t);
   let svc = await startService(dir);
   const port = svc.httpsPort;
@@ -83,25 +83,34 @@ test('service down: messages wait in post/ with growing delays; service back: al
   for (let i = 0; i < 5; i++) await storeLikeLb(reg, `${jobId(`down${i}`)}\n${OWNER}`);
   const imp = startImporter(importerArgs(port, dir, ['--retry-first', '150ms', '--retry-max', '1200ms']));
   t.after(() => imp.child.kill('SIGKILL'));
+  // four probes after the first failure
+  await imp.waitForLog((l) => l['destination'] === 'unreachable' && Number(l['failures']) >= 5, 30_000);
+  const gate = imp.logs.filter((l) => l['destination'] === 'unreachable');
+  const delays = gate.map((l) => Date.parse(String(l['nextProbe'])) - Number(l['time']));
+  assert.deepEqual(gate.map((l) => l['failures']).slice(0, 5), [1, 2, 3, 4, 5]);
+  assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] as number)), `probe delays grow: ${delays.join(', ')}`);
+  assert.ok((delays[3] as number) > (delays[0] as number) && delays.every((d) => d <= 1200), `capped at --retry-max: ${delays.join(', ')}`);
+  assert.match(String(gate[0]?.['reason']), /ECONNREFUSED|connect/i);
+  // every message kept: failed ones in post/ with their state (probes re-use them), the others untouched in new/
   const spool = new Spool(reg);
+  let metas: (Awaited<ReturnType<Spool['readMeta']>>)[] = [];
   await until(async () => {
     const post = await listMessages(join(reg, 'post'));
-    if (post.length !== 5) return false;
-    const metas = await Promise.all(post.map((n) => spool.readMeta('post', n)));
-    return metas.every((m) => (m?.attempts ?? 0) >= 3);
-  }, 30_000, 'three failed attempts each');
-  const meta = await spool.readMeta('post', (await listMessages(join(reg, 'post')))[0] as string);
-  assert.ok(meta);
-  const gaps = meta.history.slice(1).map((h, i) => h.at - (meta.history[i] as { at: number }).at);
-  assert.ok(gaps.length >= 2 && (gaps[gaps.length - 1] as number) > (gaps[0] as number), `delays grow: ${gaps.join(', ')}`);
-  assert.match(meta.lastError, /ECONNREFUSED|connect/i);
+    const others = (await listMessages(join(reg, 'new'))).length + (await listMessages(join(reg, 'cur'))).length;
+    metas = await Promise.all(post.map((n) => spool.readMeta('post', n)));
+    return post.length + others === 5 && metas.some((m) => (m?.attempts ?? 0) >= 2);
+  }, 10_000, 'all 5 kept, a probed one with two failed attempts');
+  for (const m of metas) assert.match(m?.lastError ?? '', /ECONNREFUSED|connect/i);
   const retryLog = await imp.waitForLog((l) => l['outcome'] === 'retry');
   assert.ok(typeof retryLog['next'] === 'string' && typeof retryLog['reason'] === 'string');
+  const attemptsWhileDown = imp.logs.filter((l) => l['outcome'] === 'retry').length;
+  assert.ok(attemptsWhileDown <= 5 + gate.length, `${attemptsWhileDown} attempts: the first wave and one per probe`);
   svc = await startService(dir, { listen: `127.0.0.1:${port}` });
   t.after(() => svc.close());
   await until(async () => (await registeredJobs(svc.callsFile)).size === 5, 30_000, 'all 5 delivered after recovery');
   assert.deepEqual(await listMessages(join(reg, 'undeliverable')), []);
   await until(async () => (await listMessages(join(reg, 'post'))).length === 0, 10_000, 'post/ empty');
+  await imp.waitForLog((l) => l['destination'] === 'reachable', 5_000);
   imp.child.kill('SIGTERM');
   assert.equal(await imp.exited, 0);
 });

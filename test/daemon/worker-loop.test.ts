@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { classify } from '../../src/core/classify.js';
+import { JpError } from '../../src/core/errors.js';
 import { delivered, giveUp, retryLater, type Outcome } from '../../src/core/outcome.js';
 import type { MessageHandler } from '../../src/daemon/handler.js';
 import { WorkerLoop, type OutcomeEvent } from '../../src/daemon/worker-loop.js';
@@ -119,4 +120,138 @@ test('stop: in-flight messages past the grace period are aborted and returned to
   assert.equal((await ls(join(root, 'new'))).length, 3);
   assert.deepEqual(await ls(join(root, 'cur')), []);
   assert.deepEqual(await ls(join(root, 'post')), [], 'a release is not a failed attempt');
+});
+
+test('destination gate: while the destination does not answer, the other messages stay untouched and one probe goes at a time; all delivered once it answers', async (t) => {
+  const root = await tempDir(t);
+  // Retry delays far shorter than the probe delays: without the gate every message would be retried many times.
+  const spool = new Spool(root, { policy: { ...DEFAULT_RETRY_POLICY, firstDelayMs: 10, maxDelayMs: 20, jitter: 0 } });
+  await spool.init();
+  const N = 40;
+  for (let i = 0; i < N; i++) await spool.store(`m${i}`);
+  let down = true;
+  let calls = 0;
+  let concurrent = 0;
+  let maxConcurrentWhileHeld = 0;
+  const delivered_ = new Map<string, number>();
+  const changes: { kind: string; failures: number }[] = [];
+  const events: OutcomeEvent[] = [];
+  const handler = handlerFrom(async (b) => {
+    calls++;
+    concurrent++;
+    if (changes.length > 0 && loop.destination?.state !== 'open') maxConcurrentWhileHeld = Math.max(maxConcurrentWhileHeld, concurrent);
+    await new Promise((r) => setTimeout(r, 2));
+    concurrent--;
+    if (down) return classify(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }));
+    delivered_.set(b, (delivered_.get(b) ?? 0) + 1);
+    return delivered();
+  });
+  const loop: WorkerLoop = new WorkerLoop({
+    queue: spool, handler, log: silentLogger, concurrency: 4, pollMs: 20, retryScanMs: 10,
+    gate: { firstProbeMs: 40, maxProbeMs: 80 },
+    onOutcome: (e) => events.push(e),
+    onGateChange: (c) => changes.push({ kind: c.kind, failures: c.failures }),
+  });
+  const running = loop.run();
+  t.after(async () => {
+    await loop.stop(1000);
+    await running;
+  });
+  // five failed probes after the gate closed
+  await waitFor(events, () => changes.length >= 6);
+  assert.deepEqual(changes.slice(0, 6).map((c) => `${c.kind}:${c.failures}`), ['closed:1', 'closed:2', 'closed:3', 'closed:4', 'closed:5', 'closed:6']);
+  assert.equal(loop.destination?.state === 'open', false);
+  // the first wave (at most `concurrency` attempts in flight when the gate closed) plus one attempt per probe
+  const callsWhileDown = calls;
+  assert.ok(callsWhileDown <= 4 + changes.length, `${callsWhileDown} attempts while down (gate changes ${changes.length})`);
+  assert.equal(maxConcurrentWhileHeld <= 1, true, 'one probe at a time');
+  const waitingNew = (await ls(join(root, 'new'))).length;
+  assert.ok(waitingNew >= N - callsWhileDown, `${waitingNew} left untouched in new/`);
+
+  down = false;
+  await waitFor(events, () => loop.counts.delivered === N);
+  assert.equal(changes.at(-1)?.kind, 'reopened');
+  assert.equal(delivered_.size, N);
+  assert.ok([...delivered_.values()].every((n) => n === 1), 'each delivered once');
+  for (const d of ['new', 'cur', 'post', 'undeliverable']) assert.deepEqual(await ls(join(root, d)), [], d);
+  assert.equal(loop.destination?.state, 'open');
+});
+
+test('destination gate: a failure the destination answered (a fault) does not hold the others', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root, { policy: { ...DEFAULT_RETRY_POLICY, firstDelayMs: 3_600_000, maxDelayMs: 3_600_000, jitter: 0 } });
+  await spool.init();
+  for (let i = 0; i < 10; i++) await spool.store(`m${i}`);
+  const changes: string[] = [];
+  const events: OutcomeEvent[] = [];
+  const handler = handlerFrom(async (b) => (b === 'm3'
+    ? classify(new JpError('JP_SOAP_FAULT', 'No such file', { faultCode: 2 }))
+    : b === 'm5' ? classify(new JpError('JP_MALFORMED_MESSAGE', 'one line')) : delivered()));
+  const loop = new WorkerLoop({
+    queue: spool, handler, log: silentLogger, concurrency: 2, pollMs: 20, retryScanMs: 20,
+    gate: { firstProbeMs: 3_600_000, maxProbeMs: 3_600_000 },
+    onOutcome: (e) => events.push(e),
+    onGateChange: (c) => changes.push(c.kind),
+  });
+  const running = loop.run();
+  await waitFor(events, (e) => e.length === 10);
+  await loop.stop(1000);
+  await running;
+  assert.deepEqual(changes, []);
+  assert.deepEqual(loop.counts, { delivered: 8, retried: 1, gaveUp: 1, released: 0 });
+});
+
+test('destination gate: a probe waits for an attempt still in flight without spinning', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root, { policy: { ...DEFAULT_RETRY_POLICY, firstDelayMs: 3_600_000, maxDelayMs: 3_600_000, jitter: 0 } });
+  await spool.init();
+  await spool.store('slow');
+  await spool.store('refused');
+  let scans = 0;
+  const scanNew = spool.scanNew.bind(spool);
+  spool.scanNew = () => {
+    scans++;
+    return scanNew();
+  };
+  let release: () => void = () => undefined;
+  const slowDone = new Promise<void>((r) => {
+    release = r;
+  });
+  const changes: string[] = [];
+  const events: OutcomeEvent[] = [];
+  const handler = handlerFrom(async (b) => {
+    if (b === 'slow') {
+      await slowDone;
+      return delivered();
+    }
+    if (b === 'refused') return classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    return delivered();
+  });
+  const loop = new WorkerLoop({
+    queue: spool, handler, log: silentLogger, concurrency: 2, pollMs: 50, retryScanMs: 50,
+    gate: { firstProbeMs: 10, maxProbeMs: 10 },
+    onOutcome: (e) => events.push(e),
+    onGateChange: (c) => changes.push(c.kind),
+  });
+  // 'refused' closes the gate while 'slow' is in flight; the probe time passes at once
+  const running = loop.run();
+  t.after(async () => {
+    release();
+    await loop.stop(1000);
+    await running;
+  });
+  await waitFor(events, () => changes.length >= 1);
+  await spool.store('later');
+  const scans0 = scans;
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 300)); // a measurement window, not a synchronisation
+  const perSecond = ((scans - scans0) * 1000) / (Date.now() - t0);
+  assert.ok(perSecond < 100, `${perSecond.toFixed(0)} passes/s while a probe is out (no busy loop)`);
+  assert.equal(loop.counts.delivered, 0, 'nothing else sent while held');
+  release();
+  await waitFor(events, () => loop.counts.delivered === 2);
+  assert.equal(changes.at(-1), 'reopened', 'the slow attempt answered: the gate opens');
+  assert.deepEqual(loop.counts, { delivered: 2, retried: 1, gaveUp: 0, released: 0 });
+  await loop.stop(1000);
+  await running;
 });

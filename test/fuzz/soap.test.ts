@@ -66,6 +66,12 @@ const xmlText = fc
   .map((s) => s.trim())
   .filter((s) => XML_CHARS.test(s) && s === s.trim());
 const nonEmptyText = fc.tuple(fc.constantFrom(...'aZ9/&<é'), xmlText, fc.constantFrom(...'bY8>"日')).map(([a, s, b]) => `${a}${s}${b}`);
+/** Blanks at the ends of a value: XML whitespace, and characters String.prototype.trim() would also strip. */
+const padding = fc.constantFrom('', '', ' ', '  ', '\t', '\n', '\r\n', ' \n\t ', '\n\n', '\u00a0', '\ufeff', '\u2028');
+/** xmlText with leading/trailing whitespace and newlines (may be blank only). */
+const paddedText = fc.tuple(padding, xmlText, padding).map(([a, s, b]) => `${a}${s}${b}`);
+/** nonEmptyText with leading/trailing whitespace: never blank. */
+const paddedNonEmpty = fc.tuple(padding, nonEmptyText, padding).map(([a, s, b]) => `${a}${s}${b}`);
 
 /** Whole seconds in 1900..9999 (xsd:dateTime without fractions). */
 const second = fc.integer({ min: Date.UTC(1900, 0, 1) / 1000, max: Date.UTC(9999, 11, 31, 23, 59, 59) / 1000 }).map((s) => new Date(s * 1000));
@@ -115,8 +121,8 @@ const xmlDoc = fc
   );
 
 const devAttr: fc.Arbitrary<DevAttrValue> = fc.record({
-  name: nonEmptyText,
-  value: xmlText,
+  name: paddedNonEmpty,
+  value: paddedText,
   timestamp: second.map((d) => d.getTime()),
   origin: fc.constantFrom('SYSTEM' as const, 'USER' as const, 'FILE' as const),
 });
@@ -192,7 +198,7 @@ describe('fuzz: SOAP replies', () => {
     );
   });
 
-  it('getJobAttributesResponse → parseGetJobAttributesReply round-trips names, values, times, origins', () => {
+  it('getJobAttributesResponse → parseGetJobAttributesReply round-trips names, values (whitespace and newlines exactly), times, origins', () => {
     check(
       'soap/get-job-attributes-reply',
       fc.property(fc.array(devAttr, { maxLength: 5 }), (vs) => {
@@ -224,23 +230,27 @@ describe('fuzz: SOAP replies', () => {
     );
   });
 
-  // BUG (see report): the reply parser trims every text node (trimValues),
-  // so an attribute value with leading/trailing blanks or a blank-only
-  // value comes back changed from GetJobAttributes.
-  it.skip('known issue, not fixed: GetJobAttributes values keep their leading/trailing whitespace (the reply parser trims text)', () => {
-    const vs: DevAttrValue[] = [{ name: 'n', value: '  two spaces ', timestamp: 0, origin: 'USER' }, { name: 'm', value: '\t', timestamp: 0, origin: 'USER' }];
+  // BUG (fixed): the reply parser trimmed every text node (trimValues), so an
+  // attribute value with leading/trailing blanks or a blank-only value came
+  // back changed from GetJobAttributes.
+  it('fixed: GetJobAttributes values keep their leading/trailing whitespace (the reply parser trimmed text)', () => {
+    const vs: DevAttrValue[] = [
+      { name: 'n', value: '  two spaces ', timestamp: 0, origin: 'USER' },
+      { name: 'm', value: '\t', timestamp: 0, origin: 'USER' },
+      { name: ' l\n', value: '\nline\r\n', timestamp: 0, origin: 'USER' },
+    ];
     assert.deepEqual(
-      parseGetJobAttributesReply(200, getJobAttributesResponse(vs)).map((a) => a.value),
-      vs.map((v) => v.value),
+      parseGetJobAttributesReply(200, getJobAttributesResponse(vs)).map((a) => [a.name, a.value]),
+      vs.map((v) => [v.name, v.value]),
     );
   });
 });
 
 describe('fuzz: SOAP request builders and XML text', () => {
-  it('request builders → parseDevRequest round-trip (XML specials, unicode)', () => {
+  it('request builders → parseDevRequest round-trip (XML specials, unicode, whitespace at the ends)', () => {
     check(
       'soap/requests',
-      fc.property(nonEmptyText, nonEmptyText, nonEmptyText, xmlText, xmlText, second, fc.array(xmlText, { maxLength: 4 }), (job, owner, cls, name, ctype, t, attrs) => {
+      fc.property(paddedNonEmpty, paddedNonEmpty, paddedNonEmpty, paddedText, paddedText, second, fc.array(paddedText, { maxLength: 4 }), (job, owner, cls, name, ctype, t, attrs) => {
         assert.deepEqual(parseDevRequest(registerJobRequest(job, owner)), { ok: true, req: { op: 'RegisterJob', job, owner } });
         const su = parseDevRequest(startUploadRequest({ job, class: cls, name, commitBefore: t, contentType: ctype }));
         assert.ok(su.ok && su.req.op === 'StartUpload', JSON.stringify(su));

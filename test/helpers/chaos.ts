@@ -162,10 +162,23 @@ export interface PostStatus {
   dueNow: number;
 }
 
+export interface DestinationHoldStatus {
+  worker: string;
+  since: number;
+  nextProbeAt: number;
+  nextProbeInMs: number;
+  failures: number;
+  reason: string;
+}
+
 export interface StatusJson {
   now: number;
   exitCode: number;
-  subtrees: { name: string; states: { new: { count: number }; cur: { count: number }; post: PostStatus; undeliverable: { count: number } } }[];
+  subtrees: {
+    name: string;
+    states: { new: { count: number }; cur: { count: number }; post: PostStatus; undeliverable: { count: number } };
+    destinationDown: DestinationHoldStatus[];
+  }[];
 }
 
 /** `jp-importer status --json` for a registration spool. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   afterFailure, backoffDelay, clampReason, DEFAULT_RETRY_POLICY, formatDuration, giveUpMeta, HISTORY_LIMIT,
-  parseMeta, serializeMeta, type RetryPolicy,
+  parseMeta, parsePendingUpload, serializeMeta, type PendingUpload, type RetryPolicy,
 } from '../../src/maildir/retry-state.js';
 
 const noJitter: RetryPolicy = { ...DEFAULT_RETRY_POLICY, jitter: 0 };
@@ -62,6 +62,76 @@ const badMeta = ['', 'null', '[]', '{"version":2}', '{"version":1,"attempts":"1"
   '{not json'];
 for (const t of badMeta) {
   test(`parseMeta refuses ${JSON.stringify(t).slice(0, 40)}`, () => assert.equal(parseMeta(t), undefined));
+}
+
+const UPLOAD: PendingUpload = {
+  destination: 'ftp://jp.example.org:2811/data/x/1/AbC/urn:org.glite.jp.primary:lb.d1.dump', size: 300_000, startedAt: 5, commitBefore: 300_005, commitUnknown: true,
+};
+
+test('the upload an attempt left is kept (round trip), and not inherited by a later failure that passes none', () => {
+  const m = afterFailure(undefined, 'CommitUpload: socket hang up', 10, noJitter, Math.random, UPLOAD).meta;
+  assert.deepEqual(m.upload, UPLOAD);
+  assert.deepEqual(parseMeta(serializeMeta(m)), m);
+  const { commitBefore: _omit, ...noDeadline } = UPLOAD;
+  const m2 = afterFailure(m, 'again', 20, noJitter, Math.random, noDeadline).meta;
+  assert.deepEqual(parseMeta(serializeMeta(m2))?.upload, noDeadline);
+  const m3 = afterFailure(m2, 'StartUpload: refused', 30, noJitter).meta;
+  assert.equal('upload' in m3, false);
+  assert.equal(m3.attempts, 3);
+  const late = afterFailure(m, 'x', 10 + noJitter.giveUpAfterMs, noJitter, Math.random, UPLOAD);
+  assert.equal(late.action, 'giveup');
+  assert.deepEqual(late.meta.upload, UPLOAD, 'kept in undeliverable/ for the operator');
+});
+
+test('a sidecar written before the upload field existed is read as before', () => {
+  const old = '{"version":1,"attempts":2,"firstFailureAt":1,"lastAttemptAt":2,"nextAttemptAt":3,"lastError":"x","history":[{"at":1,"reason":"x"}]}';
+  const m = parseMeta(old);
+  assert.equal(m?.attempts, 2);
+  assert.equal(m !== undefined && 'upload' in m, false);
+});
+
+const goodUploads: Array<[string, unknown, PendingUpload]> = [
+  ['all fields', UPLOAD, UPLOAD],
+  ['no commitBefore', { destination: 'ftps://h/a/b', size: 0, startedAt: 0, commitUnknown: false },
+    { destination: 'ftps://h/a/b', size: 0, startedAt: 0, commitUnknown: false }],
+  ['unknown keys dropped', { ...UPLOAD, extra: 'x' }, UPLOAD],
+];
+for (const [name, v, want] of goodUploads) {
+  test(`parsePendingUpload accepts ${name}`, () => assert.deepEqual(parsePendingUpload(v), want));
+}
+
+const badUploads: Array<[string, unknown]> = [
+  ['null', null],
+  ['an array', [UPLOAD]],
+  ['a string', 'ftp://h/x'],
+  ['no destination', { ...UPLOAD, destination: undefined }],
+  ['empty destination', { ...UPLOAD, destination: '' }],
+  ['relative destination', { ...UPLOAD, destination: '/data/x' }],
+  ['destination not a URL', { ...UPLOAD, destination: 'not a url' }],
+  ['destination with a newline', { ...UPLOAD, destination: 'ftp://h/x\nINJECT' }],
+  ['destination with a NUL', { ...UPLOAD, destination: 'ftp://h/x\u0000' }],
+  ['destination too long', { ...UPLOAD, destination: `ftp://h/${'a'.repeat(5000)}` }],
+  ['destination a number', { ...UPLOAD, destination: 7 }],
+  ['size negative', { ...UPLOAD, size: -1 }],
+  ['size fractional', { ...UPLOAD, size: 1.5 }],
+  ['size a string', { ...UPLOAD, size: '300000' }],
+  ['size beyond 2^53', { ...UPLOAD, size: 2 ** 60 }],
+  ['size missing', { ...UPLOAD, size: undefined }],
+  ['startedAt missing', { ...UPLOAD, startedAt: undefined }],
+  ['startedAt a string', { ...UPLOAD, startedAt: '5' }],
+  ['commitBefore null', { ...UPLOAD, commitBefore: null }],
+  ['commitBefore a date string', { ...UPLOAD, commitBefore: '2024-01-01T00:00:00Z' }],
+  ['commitUnknown missing', { ...UPLOAD, commitUnknown: undefined }],
+  ['commitUnknown a string', { ...UPLOAD, commitUnknown: 'true' }],
+  ['commitUnknown a number', { ...UPLOAD, commitUnknown: 1 }],
+];
+for (const [name, v] of badUploads) {
+  test(`parsePendingUpload refuses ${name}; a sidecar holding it is refused whole`, () => {
+    assert.equal(parsePendingUpload(v), undefined);
+    const base = afterFailure(undefined, 'x', 10, noJitter, Math.random, UPLOAD).meta;
+    const text = JSON.stringify({ ...base, upload: v });
+    assert.equal(parseMeta(text), undefined, text);
+  });
 }
 
 test('clampReason: one line, bounded', () => {

@@ -240,3 +240,22 @@ test('storeMany: every message durable in new/ in order, tmp/ empty, progress pe
   assert.equal((await stat(join(root, 'new', names[0] as string))).mode & 0o777, 0o600);
   assert.deepEqual(await spool.storeMany([]), []);
 });
+
+test('failed with an upload: kept in post/<name>.meta for the next claim; a failure without one drops it', async (t) => {
+  const root = await tempDir(t);
+  const clock = fakeClock();
+  const spool = new Spool(root, { clock, random: () => 0.5 });
+  await spool.init();
+  const name = await spool.store('x');
+  const upload = { destination: 'ftp://jp.example.org/d/job.dump', size: 10, startedAt: clock.now(), commitUnknown: true };
+  let msg = await spool.claim(name);
+  assert.ok(msg);
+  await spool.failed(msg, 'CommitUpload: socket hang up', upload);
+  assert.deepEqual((await spool.readMeta('post', name))?.upload, upload);
+  clock.advance(DEFAULT_RETRY_POLICY.maxDelayMs);
+  msg = await spool.claim(name, 'post');
+  assert.deepEqual(msg?.meta?.upload, upload, 'the claim hands it to the handler');
+  assert.ok(msg);
+  await spool.failed(msg, 'StartUpload: EEXIST');
+  assert.equal((await spool.readMeta('post', name))?.upload, undefined);
+});

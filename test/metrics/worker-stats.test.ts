@@ -13,12 +13,13 @@ test('record counts every outcome cumulatively and times deliveries only', () =>
   s.record({ outcome: 'delivered', ms: 40 });
   s.setInFlight(3);
   assert.deepEqual(s.take(), {
-    counts: { delivered: 2, retried: 1, gaveUp: 1, released: 1 }, inFlight: 3, latenciesMs: [12, 40], foldedLatencies: [],
+    counts: { delivered: 2, retried: 1, gaveUp: 1, released: 1 }, inFlight: 3, latenciesMs: [12, 40], foldedLatencies: [], destinationDown: false,
   });
   s.record({ outcome: 'delivered', ms: 7 });
   s.setInFlight(0);
+  s.setDestinationDown(true);
   assert.deepEqual(s.take(), {
-    counts: { delivered: 3, retried: 1, gaveUp: 1, released: 1 }, inFlight: 0, latenciesMs: [7], foldedLatencies: [],
+    counts: { delivered: 3, retried: 1, gaveUp: 1, released: 1 }, inFlight: 0, latenciesMs: [7], foldedLatencies: [], destinationDown: true,
   }, 'counts stay cumulative, samples start again');
   assert.deepEqual(s.take().latenciesMs, []);
 });
@@ -106,7 +107,10 @@ test('isWorkerStatsReport accepts a real report (after JSON) and refuses malform
   const counts = { delivered: 1, retried: 0, gaveUp: 0, released: 0 };
   const base = { counts, inFlight: 0, latenciesMs: [], foldedLatencies: [] };
   assert.ok(isWorkerStatsReport(base));
+  assert.ok(isWorkerStatsReport({ ...base, destinationDown: true }));
   const bad: unknown[] = [
+    { ...base, destinationDown: 'yes' },
+    { ...base, destinationDown: 1 },
     null, undefined, 42, 'report', [],
     { ...base, counts: undefined },
     { ...base, counts: { ...counts, delivered: -1 } },

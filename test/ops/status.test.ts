@@ -122,7 +122,7 @@ test('status: JSON shape is stable (documented keys only)', async () => {
   assert.deepEqual(report.thresholds, { postAgeWarnMs: 86_400_000 });
   assert.equal(report.exitCode, 1);
   const s = report.subtrees[0] as unknown as Record<string, unknown>;
-  assert.deepEqual(Object.keys(s).sort(), ['error', 'errorGroups', 'errors', 'errorsNotGrouped', 'name', 'root', 'states', 'status']);
+  assert.deepEqual(Object.keys(s).sort(), ['destinationDown', 'error', 'errorGroups', 'errors', 'errorsNotGrouped', 'name', 'root', 'states', 'status']);
   const states = s['states'] as Record<string, Record<string, unknown>>;
   assert.deepEqual(Object.keys(states), ['new', 'cur', 'post', 'undeliverable']);
   assert.deepEqual(Object.keys(states['new'] ?? {}).sort(), ['count', 'missing', 'oldest']);
@@ -259,4 +259,39 @@ test('status: a new/ of 20,000 files is streamed and counted', async () => {
   assert.equal(report.subtrees[0]?.states.new.count, 20_000);
   assert.deepEqual(report.subtrees[0]?.states.new.oldest, { id: `${base}_000999.h`, ageMs: NOW - base * 1000 });
   await rm(join(d, 'new'), { recursive: true });
+});
+
+test('status: a worker holding its messages because the destination does not answer is shown; records of dead processes are not', async () => {
+  const root = join(await tempDir(), 'reg');
+  const { Spool } = await import('../../src/maildir/spool.js');
+  const { writeDestinationDown } = await import('../../src/maildir/destination-file.js');
+  await new Spool(root, { host: HOST }).init();
+  const rec = { version: 1 as const, host: HOST, worker: 'reg', failures: 3, reason: 'connect ECONNREFUSED 127.0.0.1:8901' };
+  await writeDestinationDown(root, { ...rec, pid: process.pid, since: NOW - 60_000, nextProbeAt: NOW + 4000 });
+  await writeDestinationDown(root, { ...rec, pid: DEAD_PID, since: NOW - 3_600_000, nextProbeAt: NOW - 1000 });
+  await writeDestinationDown(root, { ...rec, pid: 42, host: 'elsewhere', since: NOW - 120_000, nextProbeAt: NOW + 1000 });
+  await writeFile(join(root, `destination-down.43@${HOST}.json`), '{not json');
+  const { code, report } = await status([{ name: 'reg', root }]);
+  assert.equal(code, 0, 'down for less than 15 minutes: no attention yet');
+  assert.deepEqual(report.subtrees[0]?.destinationDown, [
+    {
+      worker: 'reg', holder: `42@elsewhere`, holderState: 'other-host', since: NOW - 120_000, downForMs: 120_000,
+      nextProbeAt: NOW + 1000, nextProbeInMs: 1000, failures: 3, reason: rec.reason,
+    },
+    {
+      worker: 'reg', holder: `${process.pid}@${HOST}`, holderState: 'alive', since: NOW - 60_000, downForMs: 60_000,
+      nextProbeAt: NOW + 4000, nextProbeInMs: 4000, failures: 3, reason: rec.reason,
+    },
+  ]);
+  const text = await (async () => {
+    const out = new Collect();
+    await runStatus({ subtrees: [{ name: 'reg', root }], json: false, now: NOW, host: HOST, isAlive }, out, new Collect());
+    return out.text;
+  })();
+  assert.match(text, /DESTINATION\s+DOWN\s+2m\s+reg \(42@elsewhere\) holds its messages: 3 attempts without an answer, next probe in 1s/);
+  assert.match(text, /reason: connect ECONNREFUSED 127\.0\.0\.1:8901/);
+  await writeDestinationDown(root, { ...rec, pid: process.pid, since: NOW - 16 * 60_000, nextProbeAt: NOW + 4000 });
+  const long = await status([{ name: 'reg', root }]);
+  assert.equal(long.code, 1);
+  assert.match(long.report.attention.join('\n'), /reg: worker reg \(\d+@testhost\) cannot reach its destination for 16m: connect ECONNREFUSED/);
 });

@@ -87,7 +87,7 @@ describe('PrimaryClient against jp-primary-dev over mutual TLS', () => {
     const cb = r.commitBefore?.getTime() ?? 0;
     assert.ok(cb <= Date.now() + 5 * 60_000 + 1000 && cb >= before + 5 * 60_000 - 2000, `commitBefore capped at now+5min: ${r.commitBefore?.toISOString()}`);
 
-    await assert.rejects(c.commitUpload(r.destination), fault(2, 'Uploaded file not found or incomplete'));
+    await assert.rejects(c.commitUpload(r.destination), fault(11, 'Uploaded file not found or incomplete'));
     await mkdir(join(svc.dev.filesDir, unique), { recursive: true });
     await writeFile(join(svc.dev.filesDir, unique, 'lb'), 'DG.JOBID=x\n'.repeat(10));
     await c.commitUpload(r.destination);

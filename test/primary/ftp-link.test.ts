@@ -69,7 +69,7 @@ describe('uploads through the in-process FTP endpoint', { skip: haveFtp ? false 
       const data = Buffer.alloc(64 * 1024, 7);
       await assert.rejects(ftp.uploadFrom(Readable.from([data]), path));
       ftp.close();
-      await assert.rejects(c.commitUpload(r.destination), (e: unknown) => e instanceof JpError && e.faultCode === 2);
+      await assert.rejects(c.commitUpload(r.destination), (e: unknown) => e instanceof JpError && e.faultCode === 11);
 
       await ftp.access(login);
       await ftp.uploadFrom(Readable.from([data]), path);

@@ -82,6 +82,24 @@ describe('admin hooks of jp-primary-dev', () => {
     assert.ok(svc.dev.stats().closed >= 1);
   });
 
+  it('loseAnswerNext: the call is carried out, but the connection closes instead of the answer; loseAnswerOp picks the operation', async () => {
+    const c = svc.client();
+    const lost0 = svc.dev.stats().answersLost;
+    svc.dev.setHooks({ loseAnswerNext: 1, loseAnswerOp: 'GetJobAttributes' });
+    const job = newJob();
+    await c.registerJob(job, CLIENT_SUBJECT); // another operation: answered
+    svc.dev.setHooks({ loseAnswerOp: 'RegisterJob' });
+    const other = newJob();
+    await assert.rejects(c.registerJob(other, CLIENT_SUBJECT), (e: unknown) => e instanceof JpError && e.code === 'JP_NETWORK');
+    // it was done all the same
+    await assert.rejects(c.registerJob(other, CLIENT_SUBJECT), (e: unknown) => e instanceof JpError && e.faultCode === 17);
+    svc.dev.setHooks({ loseAnswerOp: '' });
+    const lines = (await svc.readCalls()).filter((l) => l.job === other);
+    assert.deepEqual(lines.map((l) => [l.ok, l.fault, l['answerLost']]), [[true, undefined, true], [false, 17, undefined]]);
+    assert.equal(svc.dev.stats().answersLost, lost0 + 1);
+    assert.equal(svc.dev.hooks().loseAnswerNext, 0);
+  });
+
   it('GET /admin/stats counts per operation; bad hooks are refused with a reason', async () => {
     const st = await admin(svc, 'GET', '/admin/stats');
     assert.equal(st.status, 200);
@@ -98,6 +116,9 @@ describe('admin hooks of jp-primary-dev', () => {
       [{ bogus: 1 }, 'unknown hook'],
       [[1], 'JSON object'],
       [{ ftpRefuseLogins: 'yes' }, 'ftpRefuseLogins'],
+      [{ loseAnswerNext: 1.5 }, 'loseAnswerNext'],
+      [{ loseAnswerOp: 'Commit' }, 'loseAnswerOp'],
+      [{ loseAnswerOp: 1 }, 'loseAnswerOp'],
     ];
     for (const [body, reason] of bad) {
       const r = await admin(svc, 'POST', '/admin/hooks', body);

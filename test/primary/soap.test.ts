@@ -109,6 +109,63 @@ const replyCases: ReplyCase[] = [
     },
   },
   { name: 'GetJobAttributesResponse empty', parse: gja, body: env('<jpe:GetJobAttributesResponse/>'), expect: { ok: [] } },
+  // values are xsd:string: kept exactly, whitespace and newlines included; no number coercion
+  ...(
+    [
+      ['leading and trailing blanks', '  two spaces ', '  two spaces '],
+      ['a tab only', '\t', '\t'],
+      ['a newline only', '\n', '\n'],
+      ['blanks only', '   ', '   '],
+      ['newlines inside and around', '\nline 1\n  line 2\n', '\nline 1\n  line 2\n'],
+      ['CR LF (CR as a character reference)', 'a&#13;\nb&#13;\n', 'a\r\nb\r\n'],
+      ['NBSP and BOM at the ends (not XML whitespace)', '\u00a0x\ufeff', '\u00a0x\ufeff'],
+      ['CDATA with blanks', '<![CDATA[  <x>  ]]>', '  <x>  '],
+      ['entity-encoded blanks', '&#32;a&#x20;', ' a '],
+      ['numbers stay strings', ' 0012 ', ' 0012 '],
+      ['exponent stays a string', '1e3', '1e3'],
+      ['empty', '', ''],
+    ] as const
+  ).map(([what, wire, value]): ReplyCase => ({
+    name: `GetJobAttributesResponse value: ${what}`,
+    parse: gja,
+    body: env(`<jpe:GetJobAttributesResponse><attrValues><name>a</name><value><string>${wire}</string></value></attrValues></jpe:GetJobAttributesResponse>`),
+    expect: { ok: [{ name: 'a', value, timestamp: undefined, origin: undefined }] },
+  })),
+  {
+    name: 'GetJobAttributesResponse pretty printed: layout between elements dropped, values exact, time and origin trimmed',
+    parse: gja,
+    body: env(
+      '\n  <jpe:GetJobAttributesResponse>\n    <attrValues>\n      <name>a</name>\n      <value>\n        <string> v 1 \n</string>\n      </value>\n' +
+        '      <timestamp>\n 2023-11-14T22:13:20Z \n</timestamp>\n      <origin> USER </origin>\n    </attrValues>\n' +
+        '    <attrValues>\n      <name>b</name>\n      <value>\n        <blob>\n aGVs\n bG8=\n </blob>\n      </value>\n    </attrValues>\n' +
+        '    <attrValues><name>c</name><value xsi:type="xsd:string"> plain \n</value></attrValues>\n  </jpe:GetJobAttributesResponse>\n',
+    ),
+    expect: {
+      ok: [
+        { name: 'a', value: ' v 1 \n', timestamp: '2023-11-14T22:13:20Z', origin: 'USER' },
+        { name: 'b', value: 'hello', timestamp: undefined, origin: undefined },
+        { name: 'c', value: ' plain \n', timestamp: undefined, origin: undefined },
+      ],
+    },
+  },
+  {
+    name: 'StartUploadResponse pretty printed: destination and commitBefore trimmed as before',
+    parse: su,
+    body: env('\n <jpe:StartUploadResponse>\n  <destination>\n   ftp://h/x \n  </destination>\n  <commitBefore> 2030-01-02T03:04:05Z\n</commitBefore>\n </jpe:StartUploadResponse>\n'),
+    expect: { ok: { destination: 'ftp://h/x', commitBefore: new Date('2030-01-02T03:04:05Z') } },
+  },
+  {
+    name: 'RegisterJobResponse with blanks inside and around',
+    parse: reg,
+    body: env('\n  <jpe:RegisterJobResponse>\n  </jpe:RegisterJobResponse>\n'),
+    expect: { ok: undefined },
+  },
+  {
+    name: 'CommitUploadResponse with blanks inside and around',
+    parse: parseCommitUploadReply,
+    body: env(' <jpe:CommitUploadResponse> </jpe:CommitUploadResponse> '),
+    expect: { ok: undefined },
+  },
 
   // --- faults
   {
@@ -177,6 +234,22 @@ const replyCases: ReplyCase[] = [
     expect: { code: 'JP_SOAP_FAULT', faultCode: 11, status: undefined },
   },
   {
+    name: 'pretty-printed fault: texts trimmed, code read as a number',
+    parse: reg,
+    status: 500,
+    body: env(
+      '\n<SOAP-ENV:Fault>\n  <faultcode>\n SOAP-ENV:Server \n</faultcode>\n  <faultstring>  Job already registered\n</faultstring>\n  <detail>\n' +
+        '    <jpe:genericFault>\n      <source> glite_jppsbe_x </source>\n      <code> 17\n</code>\n      <text>\tFile exists </text>\n' +
+        '      <description>\n Job already registered \n</description>\n      <reason>  db  </reason>\n    </jpe:genericFault>\n  </detail>\n</SOAP-ENV:Fault>\n',
+    ),
+    expect: {
+      code: 'JP_SOAP_FAULT',
+      faultCode: 17,
+      status: 500,
+      includes: ['RegisterJob: SOAP fault SOAP-ENV:Server: 17 File exists: Job already registered [glite_jppsbe_x] <- reason: db'],
+    },
+  },
+  {
     name: 'SOAP 1.2 fault',
     parse: reg,
     status: 500,
@@ -212,6 +285,8 @@ const replyCases: ReplyCase[] = [
   { name: 'StartUpload empty destination', parse: su, body: env('<jpe:StartUploadResponse><destination>  </destination></jpe:StartUploadResponse>'), expect: { code: 'JP_BAD_REPLY' } },
   { name: 'StartUpload bad commitBefore', parse: su, body: env('<jpe:StartUploadResponse><destination>ftp://h/x</destination><commitBefore>tomorrow</commitBefore></jpe:StartUploadResponse>'), expect: { code: 'JP_BAD_REPLY', includes: ['commitBefore'] } },
   { name: 'StartUpload impossible date', parse: su, body: env('<jpe:StartUploadResponse><destination>ftp://h/x</destination><commitBefore>2030-02-31T25:00:00Z</commitBefore></jpe:StartUploadResponse>'), expect: { code: 'JP_BAD_REPLY' } },
+  { name: 'attrValues with a blank name', parse: gja, body: env('<jpe:GetJobAttributesResponse><attrValues><name> \n </name><value><string>x</string></value></attrValues></jpe:GetJobAttributesResponse>'), expect: { code: 'JP_BAD_REPLY', includes: ['name'] } },
+  { name: 'StartUpload blank commitBefore is no commitBefore', parse: su, body: env('<jpe:StartUploadResponse><destination>ftp://h/x</destination><commitBefore>\n </commitBefore></jpe:StartUploadResponse>'), expect: { ok: { destination: 'ftp://h/x', commitBefore: undefined } } },
   { name: 'attrValues without name', parse: gja, body: env('<jpe:GetJobAttributesResponse><attrValues><value><string>x</string></value></attrValues></jpe:GetJobAttributesResponse>'), expect: { code: 'JP_BAD_REPLY', includes: ['name'] } },
   { name: 'unclosed tag inside Body', parse: gja, body: env('<jpe:GetJobAttributesResponse><attrValues>'), expect: { code: 'JP_BAD_REPLY' } },
 ];
@@ -292,7 +367,17 @@ describe('SOAP requests', () => {
     const owner = 'a\tb\nc 😀';
     const back = parseDevRequest(registerJobRequest('https://lb/a', owner));
     assert.ok(back.ok && back.req.op === 'RegisterJob');
-    // trimValues only trims the ends; inner whitespace survives
     assert.equal(back.req.owner, owner);
+  });
+
+  it('keeps leading and trailing whitespace of request fields; blank required fields are missing', () => {
+    const owner = ' \n/CN=x\t\r\n';
+    assert.deepEqual(parseDevRequest(registerJobRequest('https://lb/a', owner)), { ok: true, req: { op: 'RegisterJob', job: 'https://lb/a', owner } });
+    assert.deepEqual(parseDevRequest(getJobAttributesRequest('https://lb/j', [' a', 'b\n', ''])), {
+      ok: true,
+      req: { op: 'GetJobAttributes', jobid: 'https://lb/j', attributes: [' a', 'b\n', ''] },
+    });
+    const blankOwner = parseDevRequest(registerJobRequest('https://lb/a', ' \n\t'));
+    assert.ok(!blankOwner.ok && blankOwner.bad.problem.includes('<owner>'), JSON.stringify(blankOwner));
   });
 });

@@ -1,7 +1,9 @@
 /**
  * A scriptable in-memory PrimaryApi for the upload handler tests: records
  * every call; StartUpload hands out destinations on the test FTP endpoint;
- * CommitUpload checks the endpoint's verifier as the real service does.
+ * CommitUpload checks the endpoint's verifier (as the reference service
+ * does: EAGAIN for a file not completely there) and, as the real one, answers
+ * ENOENT "No such upload in progress" for a destination already committed.
  * `script` queues one-shot behaviours per operation (a JpError to throw,
  * or a function to run instead of the default).
  */
@@ -26,6 +28,8 @@ export class FakePrimary implements PrimaryApi {
   readonly calls: Call[] = [];
   private readonly scripts = new Map<Op, Step[]>();
   private seq = 0;
+  /** Destinations committed so far. */
+  readonly committed = new Set<string>();
 
   constructor(private readonly ftpUrl: string, private readonly verifier: UploadVerifier) {}
 
@@ -60,10 +64,15 @@ export class FakePrimary implements PrimaryApi {
 
   async commitUpload(destination: string): Promise<void> {
     this.calls.push({ op: 'CommitUpload', destination });
-    return this.scripted('CommitUpload', async () => {
-      const path = decodeURIComponent(new URL(destination).pathname);
-      if (this.verifier.completed(path) === undefined) throw fault(2, 'No such upload in progress');
-    });
+    return this.scripted('CommitUpload', () => this.commitNow(destination));
+  }
+
+  /** What CommitUpload does when nothing is scripted (scripts call it to commit and then lose the answer). */
+  async commitNow(destination: string): Promise<void> {
+    if (this.committed.has(destination)) throw fault(2, 'No such upload in progress');
+    const path = decodeURIComponent(new URL(destination).pathname);
+    if (this.verifier.completed(path) === undefined) throw fault(11, 'Uploaded file not found or incomplete');
+    this.committed.add(destination);
   }
 
   async getJobAttributes(jobid: string, attributes: readonly string[]): Promise<AttrValue[]> {

@@ -115,7 +115,8 @@ describe('uploadFile', { timeout: 60_000 }, () => {
     const ftp = await tlsFtp(t);
     assert.match(ftp.url, /^ftps:\/\//);
     const pki = testPki();
-    const { data, src } = await localFile(t, 1024 * 1024 + 3);
+    // More than the sender's buffers hold (4 × 512 KiB): they are reused under TLS too.
+    const { data, src } = await localFile(t, 5 * 1024 * 1024 + 3);
     const p = pool(t, { tls: () => ({ ...pki.client, ca: pki.ca }) });
     await uploadFile(p, ftp.urlOf('tls/dump'), src);
     await uploadFile(p, ftp.urlOf('tls/dump2'), src);
