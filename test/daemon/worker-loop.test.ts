@@ -219,12 +219,20 @@ test('destination gate: a probe waits for an attempt still in flight without spi
   });
   const changes: string[] = [];
   const events: OutcomeEvent[] = [];
+  let slowStarted: () => void = () => undefined;
+  const slowIsInFlight = new Promise<void>((r) => {
+    slowStarted = r;
+  });
   const handler = handlerFrom(async (b) => {
     if (b === 'slow') {
+      slowStarted();
       await slowDone;
       return delivered();
     }
-    if (b === 'refused') return classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    if (b === 'refused') {
+      await slowIsInFlight; // the gate closes while 'slow' is in flight
+      return classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    }
     return delivered();
   });
   const loop = new WorkerLoop({
