@@ -9,9 +9,18 @@
  *           reopens them itself past the descriptor limit (mawk would fail).
  *   close - mawk (else gawk) `print >> f; close(f)`: one open per line, no
  *           descriptor limit.
- * The exporter does more than either: it fsyncs every job file and stores
- * one maildir message per job (2 fsyncs each through Spool.store); its
- * summary line shows the time of each phase.
+ * The exporter does more than either: it makes every job file durable and
+ * stores one maildir message per job (written into tmp/ before the final
+ * syncfs, linked into new/ after it); its summary line shows the time of
+ * each phase.
+ *
+ * Every contender writes into a directory of its own and nothing is removed
+ * before the end: on ext4 without a journal, inodes freed in the last minute
+ * (several if their block is still dirty) are skipped by every create, so
+ * removing one contender's 100,000 files just before the next one starts
+ * made that one pay for them (the exporter was measured 2x slower right
+ * after `rm -r` of awk's output). Disk needed: about 2.5x the dump size per
+ * run and contender.
  *
  *   npm run bench:export                      # ~1 GiB, ~102,000 jobs
  *   BENCH_EXPORT_MB=200 npm run bench:export  # quicker, same job size
@@ -41,15 +50,20 @@ const RSS_LIMIT_MIB = 150;
 interface Measured {
   readonly seconds: number;
   readonly rssKiB: number | undefined;
+  /** User and system CPU, when /usr/bin/time is there. */
+  readonly cpu: string | undefined;
   readonly stderr: string;
   readonly code: number | null;
 }
 
-/** Run a command; wall time measured here, peak RSS by /usr/bin/time -f %M when present, else by polling /proc. */
+/**
+ * Run a command; wall time measured here, peak RSS and CPU seconds by
+ * /usr/bin/time -f '%M %U %S' when present (else RSS by polling /proc).
+ */
 async function measure(cmd: string, args: string[], dir: string): Promise<Measured> {
   const useTime = existsSync(TIME);
   const timeOut = join(dir, `time-${Date.now()}.txt`);
-  const argv = useTime ? ['-f', '%M', '-o', timeOut, cmd, ...args] : args;
+  const argv = useTime ? ['-f', '%M %U %S', '-o', timeOut, cmd, ...args] : args;
   const started = performance.now();
   const child = spawn(useTime ? TIME : cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -63,11 +77,13 @@ async function measure(cmd: string, args: string[], dir: string): Promise<Measur
   const seconds = (performance.now() - started) / 1000;
   if (poll !== undefined) clearInterval(poll);
   let rssKiB: number | undefined = polledKiB > 0 ? polledKiB : undefined;
+  let cpu: string | undefined;
   if (useTime) {
-    const m = /(\d+)\s*$/.exec(await readFile(timeOut, 'utf8'));
+    const m = /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(await readFile(timeOut, 'utf8'));
     rssKiB = m !== null ? Number(m[1]) : undefined;
+    if (m !== null) cpu = `cpu ${(Number(m[2]) + Number(m[3])).toFixed(2)} s (user ${m[2]}, sys ${m[3]})`;
   }
-  return { seconds, rssKiB, stderr, code };
+  return { seconds, rssKiB, cpu, stderr, code };
 }
 
 interface Baseline {
@@ -136,21 +152,20 @@ async function main(): Promise<void> {
     let bestExp: Measured | undefined;
     for (let run = 1; run <= RUNS; run++) {
       for (const b of bls) {
-        const out = join(root, 'awk-out');
+        const out = join(root, `awk-${b.id}-${run}`);
         await mkdir(out);
         syncAll();
         const a = await measure(b.awk, ['-v', `dir=${out}`, b.program, dump], root);
         const awkFiles = (await readdir(out)).length;
         const ok = a.code === 0 && awkFiles === gen.jobs;
-        console.log(`  run ${run} awk ${b.id}: ${a.seconds.toFixed(2)} s${ok ? '' : ` FAILED: exit ${a.code}, ${awkFiles} files (expected ${gen.jobs}) ${a.stderr.slice(0, 200)}`}`);
-        await rm(out, { recursive: true, force: true });
-        syncAll();
+        console.log(`  run ${run} awk ${b.id}: ${a.seconds.toFixed(2)} s${a.cpu !== undefined ? `, ${a.cpu}` : ''}` +
+          `${ok ? '' : ` FAILED: exit ${a.code}, ${awkFiles} files (expected ${gen.jobs}) ${a.stderr.slice(0, 200)}`}`);
         const prev = best.get(b.id);
         if (ok && (prev === undefined || a.seconds < prev.seconds)) best.set(b.id, a);
       }
 
-      const store = join(root, 'store');
-      const maildir = join(root, 'maildir');
+      const store = join(root, `store-${run}`);
+      const maildir = join(root, `maildir-${run}`);
       await mkdir(store);
       syncAll();
       const args = [CLI, '-d', dump, '-s', store, '-m', maildir, ...(MAX_OPEN !== undefined ? ['--max-open', MAX_OPEN] : [])];
@@ -160,10 +175,7 @@ async function main(): Promise<void> {
       if (e.code !== 0 || files !== gen.jobs || msgs !== gen.jobs) {
         throw new Error(`exporter run ${run} failed: exit ${e.code}, ${files} files, ${msgs} messages (expected ${gen.jobs}): ${e.stderr}`);
       }
-      console.log(`  run ${run} exporter: ${e.seconds.toFixed(2)} s — ${e.stderr.trim().replace(/^lb-dump-exporter: /, '')}`);
-      await rm(store, { recursive: true, force: true });
-      await rm(maildir, { recursive: true, force: true });
-      syncAll();
+      console.log(`  run ${run} exporter: ${e.seconds.toFixed(2)} s${e.cpu !== undefined ? `, ${e.cpu}` : ''} — ${e.stderr.trim().replace(/^lb-dump-exporter: /, '')}`);
       if (bestExp === undefined || e.seconds < bestExp.seconds) bestExp = e;
     }
     if (bestExp === undefined) throw new Error('no exporter run');

@@ -1,7 +1,9 @@
 /**
  * Announcement: one key/value message per job (`jobid`, `file`, optional
- * `jpps`, each on its own line) stored in the maildir. Called only after
- * every job file is complete and fsynced.
+ * `jpps`, each on its own line) stored in the maildir. This file: the
+ * message body, the error, and announcing through a plain MessageStore
+ * after every job file is durable. The default way (messages written into
+ * tmp/ while splitting, linked after the final syncfs) is in announcer.ts.
  */
 import { describeError, JpError } from '../core/errors.js';
 import { formatUploadMessage } from '../messages/keyvalue.js';
@@ -24,6 +26,16 @@ const ANNOUNCE_BATCH = 4096;
 /** The message body announcing one job file. */
 export function jobMessage(jobid: string, file: string, jpps: string | undefined): string {
   return formatUploadMessage({ jobid, file, ...(jpps !== undefined ? { jpps } : {}) });
+}
+
+/**
+ * jobMessage without its read-back check (6 µs a message), for values
+ * already known to pass it: a job id accepted by jobUnique, a job file path
+ * made of the store directory (checked once per run with jobMessage) and
+ * `<unique>.<sec>_<usec>`, a jpps accepted by the options.
+ */
+export function checkedJobMessage(jobid: string, file: string, jpps: string | undefined): string {
+  return jpps === undefined ? `jobid\t${jobid}\nfile\t${file}\n` : `jobid\t${jobid}\nfile\t${file}\njpps\t${jpps}\n`;
 }
 
 /** Store one message per job, `concurrency` at once; resolves to the number stored. */

@@ -1,20 +1,27 @@
 /**
  * The dump exporter: split an LB dump (any order, any size, streamed) into
  * one file per job, make every file durable, and only then announce each
- * job with one key/value message in the maildir. Any failure before the
- * announcement (bad line without skipBadLines, read or write error) stores
- * no message at all; the job files written so far stay, as in the original.
+ * job with one key/value message in the maildir. Each message is written
+ * into the maildir's tmp/ when its job file is created (invisible to
+ * consumers there, and made durable by the same syncfs as the job files)
+ * and linked into new/ at the end. Any failure before the announcement (bad
+ * line without skipBadLines, read or write error) stores no message at all
+ * and removes those tmp/ files; the job files written so far stay, as in
+ * the original.
  */
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeError, isJpError, JpError, type JpErrorCode } from '../core/errors.js';
 import { Spool } from '../maildir/spool.js';
+import { MessageBatch } from '../maildir/store-many-sync.js';
 import { formatUploadMessage } from '../messages/keyvalue.js';
 import { jobUnique } from '../messages/jobid.js';
 import { AnnounceError, announceJobs } from './announce.js';
+import { BatchAnnouncer } from './announcer.js';
 import { nodeExportFs } from './fsops.js';
 import { JobWriter, newJob, type JobRecord } from './job-writer.js';
 import { LineSplitter } from './lines.js';
-import { resolveExportOptions, type ExportOptions, type ExportProgress, type MessageStore } from './options.js';
+import { resolveExportOptions, type ExportOptions, type ExportProgress } from './options.js';
 import { checkStoreDir } from './store-dir.js';
 import { parseUlmLine } from './ulm.js';
 
@@ -77,13 +84,19 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
   } catch (e) {
     throw new JpError('JP_CONFIG', `store directory ${JSON.stringify(store)} cannot be written into a message: ${describeError(e)}`);
   }
-  const messages = o.messages ?? (await openSpool(resolve(o.maildir)));
+  // A MessageBatch (the default) gets each message written when its job file is created.
+  const plainStore = o.messages !== undefined && !(o.messages instanceof MessageBatch) ? o.messages : undefined;
+  const announcer = plainStore === undefined
+    ? new BatchAnnouncer(o.messages instanceof MessageBatch ? o.messages : await openBatch(resolve(o.maildir)), o.jpps)
+    : undefined;
   const writer = new JobWriter({
     store,
     maxOpen: o.maxOpen,
     bufferBytes: o.bufferBytes,
+    writebackBytes: o.writebackBytes,
     fs: o.fs ?? nodeExportFs,
     now: o.now ?? (() => performance.timeOrigin + performance.now()),
+    ...(announcer !== undefined ? { onCreate: (job: JobRecord, path: string) => announcer.add(job.jobid, path) } : {}),
   });
   const jobs = new Map<string, JobRecord>();
   const badLines: BadLine[] = [];
@@ -148,17 +161,23 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
     }
     writer.flush();
     splitDone = performance.now();
-    await writer.syncAll(jobs.values(), report?.('sync'));
+    const flushed = await writer.syncAll(jobs.values(), report?.('sync'));
+    // When tmp/ is on the store's file system, the syncfs of the store flushed the messages too;
+    // if none succeeded there, a write-back error may have been reported to it alone: fsync each.
+    if (announcer !== undefined) announcer.sync(!sameDevice(store, announcer.tmpDir) ? 'syncfs' : flushed ? 'flushed' : 'fsync');
     syncDone = performance.now();
   } catch (e) {
     writer.abandon();
+    announcer?.discard();
     if (e instanceof BadLineError) throw new ExportFailure('JP_MALFORMED_MESSAGE', e.message, info(e.line));
     if (isJpError(e)) throw new ExportFailure(e.code, e.message, info(), e.cause);
     throw new ExportFailure('JP_LOCAL_FILE', describeError(e), info(), e);
   }
 
-  const list = [...jobs.values()];
-  const announced = await announceJobs(list, (j) => writer.pathOf(j), messages, o.jpps, o.announceConcurrency, report?.('announce'))
+  const announcing = plainStore !== undefined
+    ? announceJobs([...jobs.values()], (j) => writer.pathOf(j), plainStore, o.jpps, o.announceConcurrency, report?.('announce'))
+    : announcer?.link(report?.('announce')) ?? Promise.resolve(0);
+  const announced = await announcing
     .catch((e: unknown) => {
       const n = e instanceof AnnounceError ? e.announced : 0;
       throw new ExportFailure('JP_LOCAL_FILE', e instanceof Error ? e.message : String(e), { ...info(), announced: n }, e);
@@ -178,12 +197,16 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
   };
 }
 
-async function openSpool(root: string): Promise<MessageStore> {
-  const spool = new Spool(root);
+/** The maildir's directories made (and a legacy work/ adopted), then a batch on it. */
+async function openBatch(root: string): Promise<MessageBatch> {
   try {
-    await spool.init();
+    await new Spool(root).init();
   } catch (e) {
     throw new JpError('JP_CONFIG', `cannot use maildir ${root}: ${describeError(e)}`, { cause: e });
   }
-  return spool;
+  return new MessageBatch(root);
+}
+
+function sameDevice(a: string, b: string): boolean {
+  return statSync(a).dev === statSync(b).dev;
 }

@@ -16,6 +16,8 @@ export class FdCache<T extends Slotted> {
   private readonly ref: Uint8Array;
   private used = 0;
   private count = 0;
+  /** Descriptors allowed now: `max`, lowered by shrink() when the system refuses more. */
+  private limit: number;
   private hand = 0;
   /** The slot freed by the last eviction. */
   private freed = -1;
@@ -24,6 +26,12 @@ export class FdCache<T extends Slotted> {
     this.items = new Array<T | null>(max).fill(null);
     this.fds = new Int32Array(max);
     this.ref = new Uint8Array(max);
+    this.limit = max;
+  }
+
+  /** Descriptors allowed now (at most `max`). */
+  get capacity(): number {
+    return this.limit;
   }
 
   /** Descriptors held now. */
@@ -44,7 +52,22 @@ export class FdCache<T extends Slotted> {
    * passed) and return it with its descriptor for the caller to close.
    */
   evictIfFull(): { item: T; fd: number } | undefined {
-    if (this.count < this.max) return undefined;
+    if (this.count < this.limit) return undefined;
+    return this.evictOne();
+  }
+
+  /**
+   * The system refused one more descriptor (EMFILE): take one item out for
+   * the caller to close and allow from now on only as many as were held.
+   * Undefined when nothing is held.
+   */
+  shrink(): { item: T; fd: number } | undefined {
+    if (this.count === 0) return undefined;
+    this.limit = this.count;
+    return this.evictOne();
+  }
+
+  private evictOne(): { item: T; fd: number } {
     for (;;) {
       const s = this.hand;
       this.hand = (s + 1) % this.max;
@@ -64,7 +87,7 @@ export class FdCache<T extends Slotted> {
 
   /** Record an open descriptor; call evictIfFull() first. */
   add(item: T, fd: number): void {
-    if (this.count >= this.max) throw new Error('fd cache full');
+    if (this.count >= this.limit) throw new Error('fd cache full');
     // Slots fill up in order; once all are used, only eviction frees one.
     const s = this.used < this.max ? this.used++ : this.freed;
     this.items[s] = item;

@@ -5,7 +5,8 @@
  * one process, one input, and sync calls avoid a thread-pool round trip per
  * write. The final durability pass is asynchronous so fsyncs can overlap.
  */
-import { closeSync, constants, openSync, promises as fsp, writevSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, constants, lstatSync, openSync, promises as fsp, writevSync } from 'node:fs';
 import { fsyncDir, syncFileSystem } from '../maildir/fsutil.js';
 
 export interface ExportFs {
@@ -29,6 +30,13 @@ export interface ExportFs {
   syncFs?(path: string): boolean | void;
   /** Size of a file (used instead of syncFile after a successful syncFs). */
   sizeOf?(path: string): Promise<number>;
+  /**
+   * Optional: start a syncfs of the file system holding `path` in the
+   * background, so that write-back overlaps with splitting; resolves to true
+   * when it succeeded. A failure makes the final pass fsync every file (the
+   * write-back error may have been reported to that call only).
+   */
+  startSyncFs?(path: string): Promise<boolean>;
 }
 
 const NEW_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND | constants.O_NOFOLLOW;
@@ -55,5 +63,11 @@ export const nodeExportFs: ExportFs = {
   },
   syncDir: (path) => fsyncDir(path),
   syncFs: syncFsWithCoreutils,
-  sizeOf: async (path) => (await fsp.lstat(path)).size,
+  // synchronous: one cheap syscall per file, no thread-pool round trip
+  sizeOf: async (path) => lstatSync(path).size,
+  startSyncFs: (path) => new Promise<boolean>((resolve) => {
+    const child = spawn('sync', ['-f', path], { stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => resolve(code === 0));
+  }),
 };

@@ -6,10 +6,12 @@
  * pending data has a chain of (start, end) segments into it, kept in typed
  * arrays (no per-job arrays: nothing for the garbage collector to promote),
  * and consecutive lines of one job are merged into one segment. When the
- * arena is full, every pending job gets one writev. Open descriptors are bounded by `maxOpen`: a Map in
- * use order serves as the LRU, the least recently used file is closed first
- * and reopened (O_APPEND, never O_CREAT) when needed again. Memory is the
- * arena plus a small record per job, whatever the input size.
+ * arena is full, every pending job gets one writev. Open descriptors are
+ * bounded by `maxOpen` (FdCache: a file not used lately is closed first and
+ * reopened with O_APPEND, never O_CREAT, when needed again); when the system
+ * refuses a descriptor below that bound (EMFILE, ENFILE), one is closed and
+ * the bound lowered to what was held. Memory is the arena plus a small
+ * record per job, whatever the input size.
  */
 import { describeError, JpError, systemCode } from '../core/errors.js';
 import { FdCache } from './fd-cache.js';
@@ -48,6 +50,10 @@ export interface JobWriterOptions {
   readonly fs: ExportFs;
   /** Wall clock in milliseconds (fractions give microseconds). */
   readonly now: () => number;
+  /** Called when a job's file has been created (and is open); may throw to stop the run. */
+  readonly onCreate?: (job: JobRecord, path: string) => void;
+  /** Start a background syncfs (fs.startSyncFs) after each this many bytes written; 0: never. */
+  readonly writebackBytes?: number;
 }
 
 export function newJob(jobid: string, unique: string): JobRecord {
@@ -75,6 +81,13 @@ export class JobWriter {
   private readonly prefix: string;
   private lastUsec = 0;
   private readonly baseUsec: number;
+  /** Bytes written since the last background syncfs started. */
+  private sinceWriteback = 0;
+  /** The background syncfs running, if any. */
+  private writeback: Promise<void> | undefined;
+  private writebackFailed = false;
+  /** syncAll has begun: no more background syncfs. */
+  private finishing = false;
   /** Job files created so far (they stay if the run fails). */
   filesCreated = 0;
   /** Bytes written to job files so far. */
@@ -145,6 +158,25 @@ export class JobWriter {
     pending.length = 0;
     this.segCount = 0;
     this.pos = 0;
+    this.startWriteback();
+  }
+
+  /** Every `writebackBytes`, a syncfs in the background: the final one then finds little left to write. */
+  private startWriteback(): void {
+    const every = this.o.writebackBytes ?? 0;
+    const start = this.o.fs.startSyncFs;
+    if (every <= 0 || start === undefined || this.sinceWriteback < every || this.writeback !== undefined || this.finishing) return;
+    this.sinceWriteback = 0;
+    this.writeback = start(this.o.store).then(
+      (ok) => {
+        if (!ok) this.writebackFailed = true;
+        this.writeback = undefined;
+      },
+      () => {
+        this.writebackFailed = true;
+        this.writeback = undefined;
+      },
+    );
   }
 
   /** Close every open descriptor (errors are reported, the rest still closed). */
@@ -176,16 +208,21 @@ export class JobWriter {
 
   /**
    * Make every job file durable: one syncfs of the store's file system when
-   * available (then each file's size is checked), else each file reopened and
-   * fsynced with its size checked against what was written (at most
-   * `maxOpen` at once); then the store directory fsynced.
+   * available and no background one failed (then each file's size is
+   * checked), else each file reopened and fsynced with its size checked
+   * against what was written (at most `maxOpen` at once); then the store
+   * directory fsynced. Resolves to true
+   * when a syncfs flushed the store's file system (after everything
+   * written on it before the call, job files or not).
    */
-  async syncAll(jobs: Iterable<JobRecord>, onSynced?: (done: number) => void): Promise<void> {
+  async syncAll(jobs: Iterable<JobRecord>, onSynced?: (done: number) => void): Promise<boolean> {
+    this.finishing = true;
     this.flush();
     this.closeAll();
+    await this.writeback;
     let flushed = false;
     try {
-      flushed = this.o.fs.syncFs?.(this.o.store) === true && this.o.fs.sizeOf !== undefined;
+      flushed = !this.writebackFailed && this.o.fs.syncFs?.(this.o.store) === true && this.o.fs.sizeOf !== undefined;
     } catch {
       // fall back to an fsync per file
     }
@@ -219,6 +256,7 @@ export class JobWriter {
     } catch (e) {
       throw new JpError('JP_LOCAL_FILE', `cannot fsync store directory ${this.o.store}: ${describeError(e)}`, { cause: e });
     }
+    return flushed;
   }
 
   private writeJob(job: JobRecord, bufs: Buffer[], total: number): void {
@@ -230,28 +268,48 @@ export class JobWriter {
     }
     job.bytes += total;
     this.bytesWritten += total;
+    this.sinceWriteback += total;
   }
 
   private fdFor(job: JobRecord): number {
     const cached = this.open.get(job);
     if (cached >= 0) return cached;
-    const old = this.open.evictIfFull();
-    if (old !== undefined) {
+    this.closeEvicted(this.open.evictIfFull());
+    const created = job.usec < 0;
+    const fd = created ? this.create(job) : this.reopen(job);
+    this.open.add(job, fd);
+    if (created) this.o.onCreate?.(job, this.pathOf(job));
+    return fd;
+  }
+
+  private closeEvicted(old: { item: JobRecord; fd: number } | undefined): void {
+    if (old === undefined) return;
+    try {
+      this.o.fs.close(old.fd);
+    } catch (e) {
+      throw fileError('close', this.pathOf(old.item), e);
+    }
+  }
+
+  /** Run an open; on EMFILE/ENFILE close one held descriptor, lower the bound and try again. */
+  private openShedding(open: () => number): number {
+    for (;;) {
       try {
-        this.o.fs.close(old.fd);
+        return open();
       } catch (e) {
-        throw fileError('close', this.pathOf(old.item), e);
+        const code = systemCode(e);
+        if (code !== 'EMFILE' && code !== 'ENFILE') throw e;
+        const old = this.open.shrink();
+        if (old === undefined) throw e;
+        this.closeEvicted(old);
       }
     }
-    const fd = job.usec < 0 ? this.create(job) : this.reopen(job);
-    this.open.add(job, fd);
-    return fd;
   }
 
   private reopen(job: JobRecord): number {
     const path = this.pathOf(job);
     try {
-      return this.o.fs.openAppend(path);
+      return this.openShedding(() => this.o.fs.openAppend(path));
     } catch (e) {
       throw fileError('reopen', path, e);
     }
@@ -262,7 +320,7 @@ export class JobWriter {
       const usec = this.nextUsec();
       const path = this.prefix + jobFileName(job.unique, usec);
       try {
-        const fd = this.o.fs.openNew(path, JOB_FILE_MODE);
+        const fd = this.openShedding(() => this.o.fs.openNew(path, JOB_FILE_MODE));
         job.usec = usec - this.baseUsec;
         this.filesCreated++;
         return fd;

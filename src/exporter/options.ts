@@ -1,11 +1,12 @@
 /** Options of the dump exporter: one interface, one defaults object, one validation place. */
+import { readFileSync } from 'node:fs';
 import { JpError } from '../core/errors.js';
 import type { Spool } from '../maildir/spool.js';
+import type { MessageBatch } from '../maildir/store-many-sync.js';
 import type { ExportFs } from './fsops.js';
 import { DEFAULT_MAX_LINE_BYTES } from './ulm.js';
 
-/** What the exporter needs of a maildir: `Spool.store`. */
-/** Where announcements go: a Spool (storeMany batches the syncs; store alone works too). */
+/** Another place for announcements: a Spool (storeMany batches the syncs; store alone works too). */
 export type MessageStore = Pick<Spool, 'store'> & Partial<Pick<Spool, 'storeMany'>>;
 
 export interface ExportProgress {
@@ -28,7 +29,7 @@ export interface ExportOptions {
   maildir: string;
   /** Primary service `host:port` written into every message (`jpps` key). */
   jpps?: string;
-  /** Job files open at once (least recently used closed first). */
+  /** Job files open at once (one not used lately closed first); lowered when the system refuses more (EMFILE). */
   maxOpen?: number;
   /** Skip and count bad lines instead of stopping at the first one. */
   skipBadLines?: boolean;
@@ -36,25 +37,56 @@ export interface ExportOptions {
   maxLineBytes?: number;
   /** Memory for lines not yet written (bytes). */
   bufferBytes?: number;
+  /**
+   * Start a syncfs of the store's file system in the background after each
+   * this many bytes written, so that write-back overlaps with splitting
+   * (0: only the final one).
+   */
+  writebackBytes?: number;
   /** Messages stored at once while announcing. */
   announceConcurrency?: number;
   /** Bad lines kept (number and reason) for the final report. */
   keepBadLines?: number;
   /** File operations (tests inject failures). */
   fs?: ExportFs;
-  /** Message store (default: a Spool on `maildir`, initialised first). */
-  messages?: MessageStore;
+  /**
+   * Where messages go (default: a MessageBatch on `maildir`, its directories
+   * made first). A MessageBatch gets its tmp/ files written before the final
+   * syncfs; a MessageStore is called once the job files are durable.
+   */
+  messages?: MessageStore | MessageBatch;
   /** Called after each input chunk, each file fsynced and each message stored. */
   onProgress?: (p: ExportProgress) => void;
   /** Wall clock in ms (job file names). */
   now?: () => number;
 }
 
+/**
+ * Job files open at once by default: 4096, but at most a quarter of the
+ * process's descriptor limit (Linux: /proc/self/limits), so that an export
+ * run inside the daemon leaves it descriptors for everything else.
+ */
+export function defaultMaxOpen(limitsText?: string): number {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return 256;
+    }
+  }
+  const soft = /^Max open files\s+(\d+|unlimited)/m.exec(text)?.[1];
+  if (soft === undefined) return 256;
+  if (soft === 'unlimited') return 4096;
+  return Math.max(1, Math.min(4096, Math.floor(Number(soft) / 4)));
+}
+
 export const EXPORT_DEFAULTS = {
-  maxOpen: 64,
+  maxOpen: defaultMaxOpen(),
   skipBadLines: false,
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
-  bufferBytes: 8 * 1024 * 1024,
+  bufferBytes: 16 * 1024 * 1024,
+  writebackBytes: 64 * 1024 * 1024,
   announceConcurrency: 8,
   keepBadLines: 50,
 } as const;
@@ -83,6 +115,7 @@ export function resolveExportOptions(o: ExportOptions): ResolvedExportOptions {
     skipBadLines: o.skipBadLines ?? EXPORT_DEFAULTS.skipBadLines,
     maxLineBytes: intOption('max-line-bytes', o.maxLineBytes, EXPORT_DEFAULTS.maxLineBytes, 64, 1 << 30),
     bufferBytes: intOption('buffer-bytes', o.bufferBytes, EXPORT_DEFAULTS.bufferBytes, 4096, 1 << 30),
+    writebackBytes: intOption('writeback-bytes', o.writebackBytes, EXPORT_DEFAULTS.writebackBytes, 0, Number.MAX_SAFE_INTEGER),
     announceConcurrency: intOption('announce-concurrency', o.announceConcurrency, EXPORT_DEFAULTS.announceConcurrency, 1, 1024),
     keepBadLines: intOption('keep-bad-lines', o.keepBadLines, EXPORT_DEFAULTS.keepBadLines, 0, 1_000_000),
   };

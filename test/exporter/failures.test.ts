@@ -148,6 +148,46 @@ describe('exporter write path', () => {
     assert.equal((await readMessages(maildir)).length, jobs.length);
   });
 
+  it('the system refusing descriptors below --max-open (EMFILE): one is closed and the bound lowered, the run completes', async (t) => {
+    const { store, maildir, data, jobs } = await setup(t);
+    const limit = 3;
+    const { fs, stats } = countingFs((op) => ((op === 'openNew' || op === 'openAppend') && stats.open >= limit ? errno('EMFILE') : undefined));
+    await runExport(chunks(data, [300]), { store, maildir, fs, maxOpen: 10, bufferBytes: 4096 });
+    assert.ok(stats.maxOpen <= limit, `max open ${stats.maxOpen}`);
+    assert.equal(stats.open, 0, 'all closed at the end');
+    const files = await storeFiles(store);
+    for (const job of jobs) {
+      assert.ok((await readFile(files.get(job.unique) as string)).equals(expectedContent(job)), job.unique);
+    }
+    assert.equal((await readMessages(maildir)).length, jobs.length);
+  });
+
+  it('EMFILE with no descriptor held is an error naming the file', async (t) => {
+    const { store, maildir, data } = await setup(t);
+    const { fs } = countingFs((op) => (op === 'openNew' ? errno('EMFILE') : undefined));
+    const e = await failing(runExport(chunks(data), { store, maildir, fs }));
+    assert.match(e.message, /^cannot create job file .*: EMFILE: injected/);
+    assert.deepEqual(await readMessages(maildir), []);
+  });
+
+  for (const failing of [false, true]) {
+    it(`background syncfs every --writeback-bytes while splitting${failing ? '; one failing makes the final pass fsync every file' : ''}`, async (t) => {
+      const { store, maildir, data, jobs } = await setup(t);
+      let started = 0;
+      const { fs, calls } = countingFs();
+      const fs2: ExportFs = {
+        ...fs,
+        syncFs: () => true,
+        sizeOf: async (p) => (await stat(p)).size,
+        startSyncFs: async () => ++started !== 2 || !failing,
+      };
+      await runExport(chunks(data, [700]), { store, maildir, fs: fs2, bufferBytes: 4096, writebackBytes: 8192 });
+      assert.ok(started >= 3, `background syncfs started ${started} times`);
+      assert.equal(calls.get('syncFile') ?? 0, failing ? jobs.length : 0);
+      assert.equal((await readMessages(maildir)).length, jobs.length);
+    });
+  }
+
   it('partial writes are completed', async (t) => {
     const { store, maildir, data, jobs } = await setup(t);
     const fs: ExportFs = {

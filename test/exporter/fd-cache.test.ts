@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FdCache } from '../../src/exporter/fd-cache.js';
+import { defaultMaxOpen } from '../../src/exporter/options.js';
 
 interface Item { slot: number; id: number }
 const item = (id: number): Item => ({ slot: -1, id });
@@ -57,6 +58,20 @@ describe('FdCache (CLOCK)', () => {
     assert.equal(c.get(items[0] as Item), 5);
   });
 
+  it('shrink gives one descriptor back and lowers the bound to what was held', () => {
+    const c = new FdCache<Item>(8);
+    const items = [item(1), item(2), item(3), item(4)];
+    items.forEach((x, i) => c.add(x, 10 + i));
+    const old = c.shrink();
+    assert.ok(old !== undefined);
+    assert.equal(old.item.slot, -1);
+    assert.equal(c.size, 3);
+    assert.equal(c.capacity, 4);
+    c.add(old.item, 20);
+    assert.ok(c.evictIfFull() !== undefined, 'full at the lowered bound');
+    assert.equal(new FdCache<Item>(2).shrink(), undefined, 'nothing held, nothing to give back');
+  });
+
   it('refuses to grow past its size', () => {
     const c = new FdCache<Item>(1);
     c.add(item(1), 1);
@@ -78,5 +93,18 @@ describe('FdCache (CLOCK)', () => {
         for (const x of items) if (x.slot >= 0) assert.ok(open.has(1000 + x.id));
       }
     }));
+  });
+});
+
+describe('default --max-open', () => {
+  const limits = (soft: string, hard = '1048576'): string =>
+    `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                ${hard}                files\n`;
+  it('4096, at most a quarter of the soft descriptor limit', () => {
+    assert.equal(defaultMaxOpen(limits('1048576')), 4096);
+    assert.equal(defaultMaxOpen(limits('unlimited')), 4096);
+    assert.equal(defaultMaxOpen(limits('4096')), 1024);
+    assert.equal(defaultMaxOpen(limits('1024')), 256);
+    assert.equal(defaultMaxOpen(limits('20')), 5);
+    assert.equal(defaultMaxOpen('no such line'), 256);
   });
 });
