@@ -23,6 +23,7 @@
  *   BENCH_REG_IMPORTER_ARGS="…"  extra jp-importer options for both parts (blank-separated), e.g. "--log-level warn"
  *   BENCH_REG_NODE_ARGS="…"      extra node options of the importer (P1; the master passes them on to its worker),
  *                                e.g. "--max-semi-space-size=8" to try V8 settings against WORKER_NODE_FLAGS
+ *   BENCH_REG_KEEP_DATA=1        keep the data directory (importer logs, spools, service data) instead of removing it
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -260,7 +261,7 @@ async function p2(x: Ctx): Promise<boolean> {
 
 async function main(): Promise<number> {
   const root = await mkdtemp(join(tmpdir(), 'jp-bench-reg-'));
-  onCleanup(() => rm(root, { recursive: true, force: true }));
+  if (process.env['BENCH_REG_KEEP_DATA'] !== '1') onCleanup(() => rm(root, { recursive: true, force: true }));
   const certs = await makeDevCerts(join(root, 'certs'));
   const tls = await clientTls(certs);
   const service = await startServiceChild({

@@ -63,9 +63,12 @@ export class Spool {
   private readonly clock: Clock;
   private readonly random: () => number;
   private seq = 0;
+  /** `<root>/<dir>/` for the per-message paths of claim and delivered (a path.join costs more than the rest of their JS). */
+  private readonly prefix: Readonly<Record<SpoolDir, string>>;
 
   constructor(root: string, opts: SpoolOptions = {}) {
     this.root = root;
+    this.prefix = Object.fromEntries(SPOOL_DIRS.map((d) => [d, `${dirOf(root, d)}/`])) as Record<SpoolDir, string>;
     this.clock = opts.clock ?? systemClock;
     this.host = sanitizeHost(opts.host ?? hostname());
     this.pid = opts.pid ?? process.pid;
@@ -204,9 +207,8 @@ export class Spool {
    * would cost more CPU than the rename itself.
    */
   async claim(name: string, from: 'new' | 'post' = 'new'): Promise<ClaimedMessage | undefined> {
-    const claimed = claimName(name, this.pid, this.host);
-    const path = pathOf(this.root, 'cur', claimed);
-    if (!renameIfExistsSync(pathOf(this.root, from, name), path)) return undefined;
+    const path = this.prefix.cur + claimName(name, this.pid, this.host);
+    if (!renameIfExistsSync(this.prefix[from] + name, path)) return undefined;
     // Only messages from post/ have retry state (recover() sends a claim with state back to post/).
     return { name, path, from, meta: from === 'post' ? await this.readMeta('post', name) : undefined };
   }
@@ -227,11 +229,9 @@ export class Spool {
    * goes through the thread pool so the event loop is never held by it.
    */
   async delivered(msg: ClaimedMessage): Promise<void> {
-    unlinkIfExistsSync(pathOf(this.root, 'tmp', msg.name));
-    await Promise.all([
-      unlinkIfExists(msg.path),
-      msg.from === 'post' ? unlinkIfExists(pathOf(this.root, 'post', metaName(msg.name))) : undefined,
-    ]);
+    unlinkIfExistsSync(this.prefix.tmp + msg.name);
+    if (msg.from === 'post') await Promise.all([unlinkIfExists(msg.path), unlinkIfExists(this.prefix.post + metaName(msg.name))]);
+    else await unlinkIfExists(msg.path);
   }
 
   /**

@@ -8,13 +8,14 @@
 import { createSecureContext } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
-import { buildConnector, Pool } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
 import type { Logger } from 'pino';
 import { JpError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AttrValue, PrimaryApi, StartUploadRequest, StartUploadResult } from './api.js';
 import { CredentialWatcher, type Credentials } from './credentials.js';
 import { parseEndpoint, type Endpoint } from './endpoint.js';
+import { exchange, type HttpReply } from './http-exchange.js';
 import { toJpError } from './net-errors.js';
 import {
   commitUploadRequest,
@@ -27,6 +28,7 @@ import {
   startUploadRequest,
   type PrimaryOperation,
 } from './soap.js';
+import { buildConnector, Pool } from './undici-core.js';
 
 export { parseEndpoint, type Endpoint } from './endpoint.js';
 
@@ -148,12 +150,10 @@ export class PrimaryClient implements PrimaryApi {
     await Promise.all([pool?.close(), ...this.retiring]);
   }
 
-  private async call(op: PrimaryOperation, body: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+  private async call(op: PrimaryOperation, body: string, signal?: AbortSignal): Promise<HttpReply> {
     const pool = await this.dispatcher(op);
     try {
-      const res = await pool.request({ path: this.endpoint.path, method: 'POST', headers: HEADERS, body, signal: signal ?? null });
-      const text = await res.body.text();
-      return { status: res.statusCode, body: text };
+      return await exchange(pool, { path: this.endpoint.path, method: 'POST', headers: HEADERS, body }, signal);
     } catch (e) {
       throw this.mapError(op, e);
     }
@@ -210,7 +210,7 @@ export class PrimaryClient implements PrimaryApi {
       timeout: this.connectTimeoutMs,
       ...(this.opts.servername !== undefined ? { servername: this.opts.servername } : {}),
     });
-    const connect: buildConnector.connector = (options, callback) => {
+    const connect: BuildConnector.connector = (options, callback) => {
       base(options, (err, socket) => {
         // undici passes `undefined`, not null, for the missing half
         if (err !== null && err !== undefined) {

@@ -15,7 +15,8 @@ import { tempDir } from '../helpers/tmp.js';
 import { drained, FULL, pollUntil, registerCounts, rng, seedFromEnv, sized, spoolCounts, storeManyLikeLb } from '../helpers/chaos.js';
 import { startKiller, stopImporter, workerDeaths } from './procs.js';
 
-const N = sized(2_000, 10_000);
+// CI size: enough work for several lives of a fast worker (each life ends 100–500 ms after its first delivery)
+const N = sized(4_000, 10_000);
 const CONCURRENCY = 16;
 /**
  * Each worker process is killed 100–500 ms after it logged its first
@@ -24,7 +25,7 @@ const CONCURRENCY = 16;
  * kills go on until the spool is drained. JP_CHAOS_R1_KILLS caps them.
  */
 const KILL_CAP = process.env['JP_CHAOS_R1_KILLS'] === undefined ? undefined : Number(process.env['JP_CHAOS_R1_KILLS']);
-const MIN_KILLS = Math.min(sized(10, 40), KILL_CAP ?? Infinity);
+const MIN_KILLS = Math.min(sized(6, 40), KILL_CAP ?? Infinity);
 /** The master's restart delay after a worker that made progress (restartMinMs default). */
 const RESTART_MIN_MS = 1000;
 
