@@ -44,7 +44,11 @@ export interface WorkerLoopOptions {
   queue: MessageQueue;
   handler: MessageHandler;
   log: Logger;
-  /** Messages handled at once. */
+  /**
+   * Messages handled at once (claimed, read, sent, not yet answered). Recording
+   * an outcome (file moves) does not hold a slot; at most as many again may be
+   * recording at the same time.
+   */
   concurrency: number;
   /** Poll interval (-t): the fallback when no watch event arrives. */
   pollMs: number;
@@ -70,6 +74,9 @@ export class WorkerLoop {
   private readonly waker = new Waker();
   private readonly abort = new AbortController();
   private readonly inflight = new Set<Promise<void>>();
+  /** Messages claimed whose handler has not answered yet (the concurrency limit). */
+  private busy = 0;
+  private slotWaiters: (() => void)[] = [];
   private nextRetryScan = 0;
   private claimFailed = false;
   private done: Promise<void> | undefined;
@@ -205,16 +212,44 @@ export class WorkerLoop {
         return false;
       }
     }
-    while (this.inflight.size >= this.o.concurrency) await Promise.race(this.inflight);
+    const c = this.o.concurrency;
+    while (this.busy >= c || this.inflight.size >= 2 * c) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    }
     // Stopping, or the gate closed while waiting for room (a probe is dispatched in state probing).
     if (this.stopping || this.gate?.state === 'closed') return false;
     // The claim runs inside the in-flight task, so claims of several names overlap.
-    const p: Promise<void> = this.claimAndProcess(name, from).finally(() => this.inflight.delete(p));
+    this.busy++;
+    const p: Promise<void> = this.claimAndProcess(name, from).finally(() => {
+      this.inflight.delete(p);
+      this.slotFreed();
+    });
     this.inflight.add(p);
     return true;
   }
 
+  private slotFreed(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const w of waiters) w();
+  }
+
   private async claimAndProcess(name: string, from: 'new' | 'post'): Promise<void> {
+    let answered = false;
+    const free = (): void => {
+      if (answered) return;
+      answered = true;
+      this.busy--;
+      this.slotFreed();
+    };
+    try {
+      await this.claimAndHandle(name, from, free);
+    } finally {
+      free();
+    }
+  }
+
+  private async claimAndHandle(name: string, from: 'new' | 'post', free: () => void): Promise<void> {
     let msg: ClaimedMessage | undefined;
     try {
       msg = await this.o.queue.claim(name, from);
@@ -225,7 +260,7 @@ export class WorkerLoop {
       this.probeLost();
       return;
     }
-    if (msg !== undefined) await this.process(msg);
+    if (msg !== undefined) await this.process(msg, free);
     else this.probeLost();
   }
 
@@ -260,7 +295,8 @@ export class WorkerLoop {
     this.o.onGateChange?.(change, this.gate.snapshot());
   }
 
-  private async process(msg: ClaimedMessage): Promise<void> {
+  /** `answered` is called once the handler has decided: the slot is free while the outcome is recorded. */
+  private async process(msg: ClaimedMessage, answered: () => void): Promise<void> {
     const { queue, handler, log } = this.o;
     const t0 = this.clock.now();
     let outcome: Outcome;
@@ -271,6 +307,7 @@ export class WorkerLoop {
     } catch (err) {
       outcome = classify(err);
     }
+    answered();
     const job = outcome.job ?? (body !== undefined ? peekJob(body) : undefined);
     const base = { id: msg.name, job, ms: this.clock.now() - t0 };
     this.noteGate(outcome, base);
