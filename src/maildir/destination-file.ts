@@ -9,6 +9,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { systemCode } from '../core/errors.js';
+import { parseJsonRecord } from '../core/json.js';
 import { sanitizeHost } from './names.js';
 
 export const DESTINATION_FILE_PREFIX = 'destination-down.';
@@ -48,14 +49,8 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 
 /** Parse a file's text; undefined when it is not a valid record. */
 export function parseDestinationDown(text: string): DestinationDown | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = parseJsonRecord(text);
+  if (o === undefined) return undefined;
   const { pid, host, worker, since, nextProbeAt, failures, reason } = o;
   if (o['version'] !== 1 || !isTime(pid) || pid === 0 || typeof host !== 'string' || typeof worker !== 'string') return undefined;
   if (!isTime(since) || !isTime(nextProbeAt) || !isTime(failures) || typeof reason !== 'string') return undefined;

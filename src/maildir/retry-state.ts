@@ -4,6 +4,8 @@
  * backoff policy. The next-attempt time is also the message file's mtime in
  * post/, so a scan needs one stat per entry and no read.
  */
+import { parseJsonRecord } from '../core/json.js';
+
 export interface RetryPolicy {
   /** Delay before the first retry. Default 5 min. */
   readonly firstDelayMs: number;
@@ -133,14 +135,8 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 
 /** Parse a sidecar; undefined when it is not a valid meta (caller treats it as absent). */
 export function parseMeta(text: string): MessageMeta | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = parseJsonRecord(text);
+  if (o === undefined) return undefined;
   if (o['version'] !== 1) return undefined;
   if (!isNum(o['attempts']) || !isNum(o['firstFailureAt']) || !isNum(o['lastAttemptAt']) || !isNum(o['nextAttemptAt'])) {
     return undefined;
