@@ -78,6 +78,15 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
     } catch (e) {
       return withContext(classify(e), 'file check');
     }
+    try {
+      return await uploadAndDispose(msg, m, file, signal, log);
+    } finally {
+      await file.handle.close().catch(() => undefined);
+    }
+  }
+
+  /** Upload the open file; once committed, remove or store exactly that file (kept open until then). */
+  async function uploadAndDispose(msg: ClaimedMessage, m: UploadMessage, file: AllowedFile, signal: AbortSignal, log: Logger): Promise<Outcome> {
     let committed: string;
     let attempt: UploadAttempt | undefined;
     try {
@@ -108,12 +117,10 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
         : withContext(classify(e), 'upload');
       const upload = attempt?.pending;
       return o.kind === 'retry' && upload !== undefined ? { ...o, upload } : o;
-    } finally {
-      await file.handle.close().catch(() => undefined);
     }
     // Committed: from here on the message is delivered whatever happens to the local file.
     try {
-      const d = await disposeUploaded(file, deps.storeDir);
+      const d = await disposeUploaded(file, deps.allowedDirs, deps.storeDir);
       return delivered(d.action === 'stored' ? `${committed}; file stored as ${d.to}` : `${committed}; file removed`);
     } catch (e) {
       log.warn({ file: file.realPath, reason: describeError(e) }, 'upload committed but the local file could not be removed/stored');

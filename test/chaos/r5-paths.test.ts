@@ -16,7 +16,7 @@ import { formatUploadMessage } from '../../src/messages/keyvalue.js';
 import { importerArgs, jobId, spoolDirs, startImporter } from '../helpers/daemon.js';
 import { readCalls, startService } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
-import { drained, pollUntil, spoolCounts, storeMany, undeliverableReasons } from '../helpers/chaos.js';
+import { atimeWorks, drained, pollUntil, spoolCounts, storeMany, undeliverableReasons } from '../helpers/chaos.js';
 import { fifoHasReader, mkfifo, stopImporter } from './procs.js';
 
 const OLD = new Date('2000-01-01T00:00:00Z');
@@ -24,15 +24,6 @@ const OLD = new Date('2000-01-01T00:00:00Z');
 /** A writer blocked in open() until some process opens the FIFO for reading. */
 function blockedWriter(fifo: string): ChildProcess {
   return spawn('sh', ['-c', 'printf secret > "$1"', 'sh', fifo], { stdio: 'ignore' });
-}
-
-/** Whether reading a file moves its access time here (relatime with atime < mtime), checked on a probe. */
-async function atimeWorks(dir: string): Promise<boolean> {
-  const probe = join(dir, 'atime-probe');
-  await writeFile(probe, 'x');
-  await utimes(probe, OLD, new Date());
-  await readFile(probe);
-  return (await stat(probe)).atimeMs !== OLD.getTime();
 }
 
 test('R5: files outside the allowed directories (../, symlinks, /etc/shadow, FIFOs) are refused with a reason and never read',

@@ -6,7 +6,7 @@
  */
 import { rng } from './rng.js';
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Spool } from '../../src/maildir/spool.js';
@@ -189,3 +189,15 @@ export async function regStatus(reg: string): Promise<{ code: number; status: St
 
 /** Deterministic PRNG (mulberry32); the seed is printed by tests that use it. */
 export { rng };
+
+/** Whether reading a file moves its access time here (relatime with atime < mtime), checked on a probe in `dir`. */
+export async function atimeWorks(dir: string): Promise<boolean> {
+  const old = new Date('2000-01-01T00:00:00Z');
+  const probe = join(dir, 'atime-probe');
+  await writeFile(probe, 'x');
+  await utimes(probe, old, new Date());
+  await readFile(probe);
+  const moved = (await stat(probe)).atimeMs !== old.getTime();
+  await unlink(probe);
+  return moved;
+}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, mkdtemp, open, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,16 +9,17 @@ import { isJpError } from '../../src/core/errors.js';
 import { classify } from '../../src/core/classify.js';
 import { nodePathFs, resolveAllowedFile, isInside, type PathFs } from '../../src/upload/allowed-paths.js';
 
-/** A PathFs that records every open (a refused file must never be opened). */
+/** A PathFs that records every open of anything but a directory on the way (a refused file must never be opened). */
 function spyFs(): PathFs & { opened: string[] } {
   const opened: string[] = [];
   return {
     opened,
     realpath: nodePathFs.realpath,
     lstat: nodePathFs.lstat,
-    open: (p, flags) => {
-      opened.push(p);
-      return nodePathFs.open(p, flags);
+    open: async (p, flags) => {
+      const fh = await nodePathFs.open(p, flags);
+      if ((flags & constants.O_DIRECTORY) === 0) opened.push(await readlink(`/proc/self/fd/${fh.fd}`));
+      return fh;
     },
   };
 }
@@ -112,7 +114,7 @@ describe('resolveAllowedFile', { timeout: 30_000 }, () => {
   it('refuses a file swapped for another between the check and the open', async () => {
     const swapped: PathFs = {
       ...nodePathFs,
-      open: (_p, flags) => open(join(allowed, 'sub', 'dump2'), flags),
+      open: (p, flags) => ((flags & constants.O_DIRECTORY) !== 0 ? open(p, flags) : open(join(allowed, 'sub', 'dump2'), flags)),
     };
     await assert.rejects(resolveAllowedFile(join(allowed, 'dump'), [allowed], swapped), (e: unknown) => {
       assert.ok(isJpError(e, 'JP_PATH_NOT_ALLOWED'));
@@ -124,11 +126,92 @@ describe('resolveAllowedFile', { timeout: 30_000 }, () => {
   it('refuses a final component replaced by a symlink before the open (O_NOFOLLOW)', async () => {
     const raced: PathFs = {
       ...nodePathFs,
-      open: (_p, flags) => nodePathFs.open(join(allowed, 'link-in'), flags),
+      open: (p, flags) => nodePathFs.open((flags & constants.O_DIRECTORY) !== 0 ? p : join(allowed, 'link-in'), flags),
     };
     await assert.rejects(resolveAllowedFile(join(allowed, 'dump'), [allowed], raced), (e: unknown) => {
       assert.ok(isJpError(e, 'JP_PATH_NOT_ALLOWED'));
       assert.match(e.message, /replaced by a symlink/);
+      return true;
+    });
+  });
+});
+
+describe('resolveAllowedFile against a racing parent directory (R11)', { timeout: 30_000 }, () => {
+  /** allowed/sub/d (inside) and outside/d (outside, same relative name). */
+  async function layout(): Promise<{ top: string; allowed: string; outside: string }> {
+    const top = await realpath(await mkdtemp(join(tmpdir(), 'jp-race-')));
+    const allowed = join(top, 'allowed');
+    const outside = join(top, 'outside');
+    await mkdir(join(allowed, 'sub'), { recursive: true });
+    await mkdir(outside);
+    await writeFile(join(allowed, 'sub', 'd'), 'inside');
+    await writeFile(join(outside, 'd'), 'OUTSIDE');
+    return { top, allowed, outside };
+  }
+
+  it('a parent swapped for a symlink after the realpath check is refused, nothing outside opened', async (t) => {
+    const { top, allowed, outside } = await layout();
+    t.after(() => rm(top, { recursive: true, force: true }));
+    const fs = spyFs();
+    let swapped = false;
+    const racing: PathFs = {
+      ...fs,
+      // The check has been made (realpath says inside); now swap the parent, before anything is opened.
+      open: async (p, flags) => {
+        if (!swapped) {
+          swapped = true;
+          await rename(join(allowed, 'sub'), join(allowed, 'sub-real'));
+          await symlink(outside, join(allowed, 'sub'));
+        }
+        return fs.open(p, flags);
+      },
+    };
+    await assert.rejects(resolveAllowedFile(join(allowed, 'sub', 'd'), [allowed], racing), (e: unknown) => {
+      assert.ok(isJpError(e, 'JP_PATH_NOT_ALLOWED'), String(e));
+      assert.match(e.message, /replaced by a symlink or a file while being checked/);
+      return true;
+    });
+    assert.deepEqual(fs.opened, [], 'no file opened');
+  });
+
+  it('a directory moved out of the allowed tree after the walk opened it is refused before any read', async (t) => {
+    const { top, allowed } = await layout();
+    t.after(() => rm(top, { recursive: true, force: true }));
+    const racing: PathFs = {
+      ...nodePathFs,
+      open: async (p, flags) => {
+        if ((flags & constants.O_DIRECTORY) === 0) await rename(join(allowed, 'sub'), join(top, 'moved-out'));
+        return nodePathFs.open(p, flags);
+      },
+    };
+    await assert.rejects(resolveAllowedFile(join(allowed, 'sub', 'd'), [allowed], racing), (e: unknown) => {
+      assert.ok(isJpError(e, 'JP_PATH_NOT_ALLOWED'), String(e));
+      assert.match(e.message, /moved out of the allowed directories while being checked \(now ".*moved-out\/d"\)/);
+      return true;
+    });
+  });
+
+  it('a final component swapped for a symlink to the outside file is refused (lstat or O_NOFOLLOW)', async (t) => {
+    const { top, allowed, outside } = await layout();
+    t.after(() => rm(top, { recursive: true, force: true }));
+    let swapped = false;
+    const racing: PathFs = {
+      ...nodePathFs,
+      lstat: async (p) => {
+        if (!swapped) {
+          swapped = true;
+          await rename(join(allowed, 'sub', 'd'), join(allowed, 'sub', 'd-real'));
+          await symlink(join(outside, 'd'), join(allowed, 'sub', 'd'));
+        }
+        return nodePathFs.lstat(p);
+      },
+    };
+    // the first lstat is resolveAllowedDirs' (the allowed dir itself); swap at the second
+    let n = 0;
+    const late: PathFs = { ...racing, lstat: (p) => (++n === 1 ? nodePathFs.lstat(p) : racing.lstat(p)) };
+    await assert.rejects(resolveAllowedFile(join(allowed, 'sub', 'd'), [allowed], late), (e: unknown) => {
+      assert.ok(isJpError(e, 'JP_PATH_NOT_ALLOWED'), String(e));
+      assert.match(e.message, /replaced by a symlink while being checked/);
       return true;
     });
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { JpError } from '../../src/core/errors.js';
@@ -126,6 +126,17 @@ describe('upload handler', { timeout: 60_000 }, () => {
     assert.ok((await readFile(join(store, 'same.dump'))).equals(first.data), 'first one kept');
     assert.ok((await readFile(join(store, 'same.dump.1'))).equals(second.data));
     assert.equal(await exists(second.path), false);
+  });
+
+  it('a file that grew between the end of the transfer and the commit answer is kept, with the reason (the new bytes were never sent)', async (t) => {
+    const s = await setup(t);
+    const { path, data } = await s.dump('growing.dump', 5000);
+    s.primary.script('CommitUpload', async () => appendFile(path, 'written after the transfer'));
+    const out = await s.run(msg(path));
+    assert.equal(out.kind, 'delivered', JSON.stringify(out));
+    assert.ok(out.kind === 'delivered' && /local file left in place: .*changed size from 5000 to 5026 bytes since its upload began/.test(out.note ?? ''), JSON.stringify(out));
+    assert.ok((await readFile(uploaded(s, 1, 'growing.dump'))).equals(data), 'the service got the bytes there were when the upload began');
+    assert.equal((await readFile(path)).length, 5026, 'the local file is kept with every byte');
   });
 
   it('failsafe registration: StartUpload ENOENT → GetJobAttributes ENOENT → RegisterJob(owner) → StartUpload → upload → commit', async (t) => {
