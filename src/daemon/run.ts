@@ -102,7 +102,7 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
     if (list.length === 0) return undefined;
     const { Scheduler } = await import('../schedule/scheduler.js');
     const sch = new Scheduler(list, {
-      log: log.child({ role: 'scheduler' }),
+      log: logging.logger.child({ role: 'scheduler' }), // not under the master's role: one value per key
       run: (spec, signal) => runTaskLocked(spec, opts, log.child({ task: spec.name }), signal),
     });
     sch.start();
@@ -141,6 +141,9 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   });
 
   log.info({ jpps: opts.jpps, workers: master.workers().map((w) => w.id), pidfile: opts.pidfile }, 'jp-importer starting');
+  if (process.geteuid?.() === 0) {
+    log.warn('running as root: run the daemon as its own unprivileged user, writable only where the spools, allowed directories and store are (README "Run it unprivileged")');
+  }
   await master.start();
   scheduler ??= await startScheduler(tasks);
   if (metrics !== undefined) {

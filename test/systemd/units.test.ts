@@ -59,3 +59,21 @@ test('the sample configuration file is valid, tasks included', () => {
   assert.equal(o.metrics, '127.0.0.1:9464');
   assert.deepEqual(o.allowDirs, ['/var/spool/jp-importer/dump-files']);
 });
+
+test('least privilege: the service is not root, has no capabilities, and can write only the spool tree and its runtime directory, where the sample configuration keeps the allowed directories and the store', () => {
+  const unit = readFileSync(projectFile('systemd/jp-importer.service'), 'utf8');
+  const values = (key: string): string[] => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1).trim());
+  assert.deepEqual(values('User'), ['glite']);
+  assert.deepEqual(values('CapabilityBoundingSet'), ['']);
+  assert.deepEqual(values('ProtectSystem'), ['strict']);
+  const writable = values('ReadWritePaths').flatMap((v) => v.split(/\s+/));
+  assert.deepEqual(writable, ['/var/spool/jp-importer', '/run/jp-importer']);
+  const file = loadConfigFile(projectFile('systemd/jp-importer.conf'));
+  const m = mergeOptions({}, { raw: {}, labels: {} }, file);
+  const o = validateOptions(m.raw, {}, m.labels);
+  const stores = tasksOf(file, o).flatMap((t) => (t.action === 'export-dumps' ? [t.dumps, t.store] : []));
+  assert.ok(stores.length > 0, 'the sample configuration has an export task');
+  for (const p of [...o.allowDirs, ...stores, o.store, o.regMdir, o.dumpMdir, o.sandboxMdir].filter((x): x is string => typeof x === 'string')) {
+    assert.ok(writable.some((w) => p === w || p.startsWith(`${w}/`)), `${p} lies under ReadWritePaths`);
+  }
+});
