@@ -1,14 +1,16 @@
 /**
  * lb-dump-exporter: split an LB purge dump into one file per job and
  * announce each file (one message per job) to the JP importer's dump spool.
- * Exit 0 on success, 1 on any error; usage errors print the usage text.
+ * Exit 0 on success, 75 when another exporter holds the maildir or the dump
+ * (nothing done), 1 on any other error; usage errors print the usage text.
  */
-import { open, type FileHandle } from 'node:fs/promises';
 import v8 from 'node:v8';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeError } from '../core/errors.js';
-import { EXPORT_DEFAULTS, ExportFailure, formatSummary, ProgressPrinter, readChunks, runExport, type ExportFailureInfo } from '../exporter/index.js';
+import {
+  DumpFile, EXIT_LOCKED, EXPORT_DEFAULTS, ExportFailure, ExportLocked, formatSummary, ProgressPrinter, runExport, type ExportFailureInfo,
+} from '../exporter/index.js';
 
 // More threads for the final fsync pass (must be set before the pool starts).
 process.env.UV_THREADPOOL_SIZE ??= '16';
@@ -29,7 +31,9 @@ function parseArgs(argv: string[]) {
 
 Split an LB purge dump (one ULM event per line, any order) into one file per
 job in the store directory, then store one message per job in the LB maildir
-for the JP importer. No message is stored unless every job file is complete.`)
+for the JP importer. No message is stored unless every job file is complete,
+the input ends with a newline and the dump did not change while it was read.
+One exporter at a time per maildir and per dump: another one is refused.`)
     .option('dump', { alias: 'd', type: 'string', requiresArg: true, describe: 'dump file to read (default: standard input)' })
     .option('store', { alias: 's', type: 'string', requiresArg: true, default: '/tmp', describe: 'existing directory for the per-job files' })
     .option('jpps', { alias: 'j', type: 'string', requiresArg: true, describe: 'JP primary service HOST:PORT put into every message' })
@@ -37,6 +41,7 @@ for the JP importer. No message is stored unless every job file is complete.`)
     .option('mixed', { alias: 'x', type: 'boolean', default: false, describe: 'accepted for compatibility: any input order is handled' })
     .option('max-open', { type: 'number', requiresArg: true, default: EXPORT_DEFAULTS.maxOpen, describe: 'job files open at once' })
     .option('skip-bad-lines', { type: 'boolean', default: false, describe: 'skip and count unparsable lines instead of stopping' })
+    .option('allow-partial', { type: 'boolean', default: false, describe: 'a last line without its newline is left out (reported) instead of refusing the dump' })
     .option('buffer-kib', { type: 'number', requiresArg: true, default: EXPORT_DEFAULTS.bufferBytes / 1024, describe: 'memory for lines not yet written, KiB' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress and no summary line' })
     .check((a) => {
@@ -51,7 +56,8 @@ for the JP importer. No message is stored unless every job file is complete.`)
     .help('help')
     .alias('help', 'h')
     .wrap(Math.min(100, process.stderr.columns ?? 80))
-    .epilog(`Exit status: 0 success, 1 error (bad line, read/write error, usage).
+    .epilog(`Exit status: 0 success; 75 another exporter holds the maildir or the dump (nothing done, try
+again later); 1 error (bad line, cut last line, dump changed while read, read/write error, usage).
 Examples:
   $0 -d /var/lib/lb/dump/purge.log -s /var/spool/jp/dumps -m /var/spool/jp/dumpinfo_lbmd
   glite-lb-purge ... | $0 -s /var/spool/jp/dumps -j jp.example.org:8901 --skip-bad-lines`)
@@ -72,24 +78,26 @@ async function main(): Promise<number> {
   const progress = !quiet && process.stderr.isTTY ? new ProgressPrinter(process.stderr, `${NAME}: `) : undefined;
   let input: AsyncIterable<Uint8Array> = process.stdin;
   let inputName = 'standard input';
-  let fh: FileHandle | undefined;
-  if (args.dump !== undefined) {
-    inputName = `dump file ${args.dump}`;
-    try {
-      fh = await open(args.dump, 'r');
-      input = readChunks(fh, READ_CHUNK);
-    } catch (e) {
-      process.stderr.write(`${NAME}: cannot open dump file ${args.dump}: ${describeError(e)}\n`);
-      return 1;
-    }
-  }
+  let dump: DumpFile | undefined;
   try {
+    if (args.dump !== undefined) {
+      try {
+        dump = await DumpFile.open(args.dump);
+      } catch (e) {
+        if (e instanceof ExportLocked) throw e;
+        process.stderr.write(`${NAME}: cannot open dump file ${args.dump}: ${describeError(e)}\n`);
+        return 1;
+      }
+      input = dump.chunks(READ_CHUNK);
+      inputName = dump.name;
+    }
     const summary = await runExport(input, {
       store: args.store,
       maildir: args.lbmaildir,
       ...(args.jpps !== undefined ? { jpps: args.jpps } : {}),
       maxOpen: args['max-open'],
       skipBadLines: args['skip-bad-lines'],
+      allowPartial: args['allow-partial'],
       bufferBytes: args['buffer-kib'] * 1024,
       inputName,
       ...(progress !== undefined ? { onProgress: (p) => progress.update(p) } : {}),
@@ -99,15 +107,23 @@ async function main(): Promise<number> {
     if (summary.badLineCount > summary.badLines.length) {
       process.stderr.write(`${NAME}: ... and ${summary.badLineCount - summary.badLines.length} more bad lines (skipped)\n`);
     }
+    const p = summary.partialLine;
+    if (p !== undefined) {
+      process.stderr.write(`${NAME}: ${inputName}: line ${p.line} (from byte offset ${p.offset}, ${p.bytes} bytes) has no newline: not exported (--allow-partial)\n`);
+    }
     if (!quiet) process.stderr.write(`${NAME}: ${formatSummary(summary)}\n`);
     return 0;
   } catch (e) {
     progress?.clear();
+    if (e instanceof ExportLocked) {
+      process.stderr.write(`${NAME}: ${e.message}; not started\n`);
+      return EXIT_LOCKED;
+    }
     process.stderr.write(`${NAME}: ${e instanceof Error ? e.message : String(e)}\n`);
     if (e instanceof ExportFailure) process.stderr.write(`${NAME}: ${failureHint(e.info)}\n`);
     return 1;
   } finally {
-    await fh?.close().catch(() => undefined);
+    await dump?.close().catch(() => undefined);
   }
 }
 

@@ -8,6 +8,13 @@
  * line without skipBadLines, read or write error) stores no message at all
  * and removes those tmp/ files; the job files written so far stay, as in
  * the original.
+ *
+ * An input that ends inside a line (no final newline: a cut dump, or one
+ * still being written) is refused the same way, or with allowPartial that
+ * line is left out and reported. A dump that changes while it is read
+ * (dump-file.ts) fails the read, so nothing is announced either. Only one
+ * run at a time writes into a maildir (locks.ts): the run holds the
+ * maildir's lock from before its first job file until its last link.
  */
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -18,16 +25,27 @@ import { formatUploadMessage } from '../messages/keyvalue.js';
 import { jobUnique } from '../messages/jobid.js';
 import { AnnounceError, announceJobs } from './announce.js';
 import { BatchAnnouncer } from './announcer.js';
+import { DumpChanged } from './dump-file.js';
 import { nodeExportFs } from './fsops.js';
 import { JobWriter, newJob, type JobRecord } from './job-writer.js';
 import { LineSplitter } from './lines.js';
-import { resolveExportOptions, type ExportOptions, type ExportProgress } from './options.js';
+import { lockSpool, type SpoolLock } from './locks.js';
+import { resolveExportOptions, type ExportOptions, type ExportProgress, type MessageStore, type ResolvedExportOptions } from './options.js';
 import { checkStoreDir } from './store-dir.js';
 import { parseUlmLine } from './ulm.js';
 
 export interface BadLine {
   readonly line: number;
   readonly reason: string;
+}
+
+/** A last line without its newline. */
+export interface PartialLine {
+  /** Its line number. */
+  readonly line: number;
+  /** Byte offset of its first byte in the input. */
+  readonly offset: number;
+  readonly bytes: number;
 }
 
 export interface ExportSummary {
@@ -45,6 +63,8 @@ export interface ExportSummary {
   readonly phases: { readonly split: number; readonly sync: number; readonly announce: number };
   /** Absolute store directory. */
   readonly store: string;
+  /** The cut last line left out (allowPartial). */
+  readonly partialLine?: PartialLine;
 }
 
 export interface ExportFailureInfo {
@@ -56,6 +76,13 @@ export interface ExportFailureInfo {
   readonly announced: number;
   readonly jobs: number;
   readonly store: string;
+  /**
+   * The input is not (yet) a finished dump: its last line has no newline
+   * ('incomplete') or the dump changed while it was read ('changed').
+   * Nothing was announced; the dump is fine to export once it is finished.
+   */
+  readonly refused?: 'incomplete' | 'changed';
+  readonly partialLine?: PartialLine;
 }
 
 export class ExportFailure extends JpError {
@@ -73,6 +100,12 @@ class BadLineError extends Error {
   }
 }
 
+class IncompleteInput extends Error {
+  constructor(message: string, readonly partial: PartialLine) {
+    super(message);
+  }
+}
+
 /** Run the exporter over `input` (chunks of bytes). */
 export async function runExport(input: AsyncIterable<Uint8Array>, options: ExportOptions & { inputName?: string }): Promise<ExportSummary> {
   const o = resolveExportOptions(options);
@@ -84,11 +117,40 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
   } catch (e) {
     throw new JpError('JP_CONFIG', `store directory ${JSON.stringify(store)} cannot be written into a message: ${describeError(e)}`);
   }
+  const inputName = options.inputName ?? 'the input';
   // A MessageBatch (the default) gets each message written when its job file is created.
   const plainStore = o.messages !== undefined && !(o.messages instanceof MessageBatch) ? o.messages : undefined;
-  const announcer = plainStore === undefined
-    ? new BatchAnnouncer(o.messages instanceof MessageBatch ? o.messages : await openBatch(resolve(o.maildir)), o.jpps)
-    : undefined;
+  let ownLock: SpoolLock | undefined;
+  let batch: MessageBatch | undefined;
+  if (o.messages instanceof MessageBatch) batch = o.messages;
+  else if (plainStore === undefined) {
+    const root = resolve(o.maildir);
+    if (o.spoolLock === undefined) {
+      ownLock = await lockSpool(root, inputName);
+      batch = new MessageBatch(root);
+    } else {
+      if (o.spoolLock.root !== root) throw new JpError('JP_CONFIG', `the lock held is for maildir ${o.spoolLock.root}, not ${root}`);
+      o.spoolLock.setInput(inputName);
+      batch = await openBatch(root);
+    }
+  }
+  try {
+    return await exportLocked(input, o, inputName, store, started, plainStore, batch);
+  } finally {
+    ownLock?.release();
+  }
+}
+
+async function exportLocked(
+  input: AsyncIterable<Uint8Array>,
+  o: ResolvedExportOptions,
+  inputName: string,
+  store: string,
+  started: number,
+  plainStore: MessageStore | undefined,
+  batch: MessageBatch | undefined,
+): Promise<ExportSummary> {
+  const announcer = batch !== undefined ? new BatchAnnouncer(batch, o.jpps) : undefined;
   const writer = new JobWriter({
     store,
     maxOpen: o.maxOpen,
@@ -143,6 +205,7 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
 
   let splitDone = 0;
   let syncDone = 0;
+  let partialLine: PartialLine | undefined;
   try {
     try {
       for await (const chunk of input) {
@@ -153,7 +216,16 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
       }
     } catch (e) {
       if (e instanceof BadLineError || isJpError(e)) throw e;
-      throw new JpError('JP_LOCAL_FILE', `cannot read ${options.inputName ?? 'the input'}: ${describeError(e)}`, { cause: e });
+      throw new JpError('JP_LOCAL_FILE', `cannot read ${inputName}: ${describeError(e)}`, { cause: e });
+    }
+    const pending = splitter.pendingBytes;
+    if (pending > 0) {
+      partialLine = { line: splitter.lines + 1, offset: bytesRead - pending, bytes: pending };
+      const where = `${inputName}: line ${partialLine.line} (from byte offset ${partialLine.offset}, ${pending} bytes) has no newline`;
+      if (!o.allowPartial) {
+        throw new IncompleteInput(`${where}: the dump is cut or still being written (--allow-partial exports it up to its last complete line)`, partialLine);
+      }
+      splitter.dropPending();
     }
     splitter.end();
     if (badLineCount > 0 && events === 0) {
@@ -170,6 +242,10 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
     writer.abandon();
     announcer?.discard();
     if (e instanceof BadLineError) throw new ExportFailure('JP_MALFORMED_MESSAGE', e.message, info(e.line));
+    if (e instanceof IncompleteInput) {
+      throw new ExportFailure('JP_MALFORMED_MESSAGE', e.message, { ...info(e.partial.line), refused: 'incomplete', partialLine: e.partial });
+    }
+    if (e instanceof DumpChanged) throw new ExportFailure(e.code, e.message, { ...info(), refused: 'changed' }, e);
     if (isJpError(e)) throw new ExportFailure(e.code, e.message, info(), e.cause);
     throw new ExportFailure('JP_LOCAL_FILE', describeError(e), info(), e);
   }
@@ -194,6 +270,7 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
     seconds: (performance.now() - started) / 1000,
     phases: { split: (splitDone - started) / 1000, sync: (syncDone - splitDone) / 1000, announce: (performance.now() - syncDone) / 1000 },
     store,
+    ...(partialLine !== undefined ? { partialLine } : {}),
   };
 }
 

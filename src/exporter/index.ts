@@ -1,4 +1,4 @@
-export { runExport, ExportFailure, type BadLine, type ExportSummary, type ExportFailureInfo } from './export.js';
+export { runExport, ExportFailure, type BadLine, type ExportSummary, type ExportFailureInfo, type PartialLine } from './export.js';
 export { EXPORT_DEFAULTS, resolveExportOptions, type ExportOptions, type ExportProgress, type MessageStore } from './options.js';
 export { nodeExportFs, type ExportFs } from './fsops.js';
 export { parseUlmLine, walkUlmFields, ulmFields, unescapeUlm, DEFAULT_MAX_LINE_BYTES, type UlmLine } from './ulm.js';
@@ -6,3 +6,5 @@ export { LineSplitter, type LineSink } from './lines.js';
 export { jobMessage } from './announce.js';
 export { formatSummary, formatProgress, ProgressPrinter } from './report.js';
 export { readChunks } from './input.js';
+export { DumpFile, DumpChanged, type DumpStamp, type OpenDumpOptions } from './dump-file.js';
+export { lockSpool, ExportLocked, EXIT_LOCKED, SPOOL_LOCK_NAME, type SpoolLock } from './locks.js';

@@ -47,6 +47,18 @@ export class LineSplitter {
     }
   }
 
+  /** Bytes of a line begun but not ended by '\n' yet (also when it is overlong). */
+  get pendingBytes(): number {
+    return this.skipped >= 0 ? this.skipped : this.carryBytes;
+  }
+
+  /** Forget the line begun but not ended (a cut last line that is not to be used). */
+  dropPending(): void {
+    this.skipped = -1;
+    this.carry = [];
+    this.carryBytes = 0;
+  }
+
   /** End of input: a last line without '\n' is still a line. */
   end(): void {
     if (this.skipped >= 0 || this.carryBytes > 0) this.complete(Buffer.alloc(0), 0, 0);

@@ -4,6 +4,7 @@ import { JpError } from '../core/errors.js';
 import type { Spool } from '../maildir/spool.js';
 import type { MessageBatch } from '../maildir/store-many-sync.js';
 import type { ExportFs } from './fsops.js';
+import type { SpoolLock } from './locks.js';
 import { DEFAULT_MAX_LINE_BYTES } from './ulm.js';
 
 /** Another place for announcements: a Spool (storeMany batches the syncs; store alone works too). */
@@ -33,6 +34,18 @@ export interface ExportOptions {
   maxOpen?: number;
   /** Skip and count bad lines instead of stopping at the first one. */
   skipBadLines?: boolean;
+  /**
+   * A last line without its newline (a cut dump, or one still being
+   * written) is left out and reported in the summary; without this the run
+   * is refused and nothing is announced.
+   */
+  allowPartial?: boolean;
+  /**
+   * The lock on `maildir`, already held by the caller (locks.ts lockSpool);
+   * without it the run takes (and releases) the lock itself. Not used when
+   * `messages` is given.
+   */
+  spoolLock?: SpoolLock;
   /** Longest accepted line in bytes. */
   maxLineBytes?: number;
   /** Memory for lines not yet written (bytes). */
@@ -84,6 +97,7 @@ export function defaultMaxOpen(limitsText?: string): number {
 export const EXPORT_DEFAULTS = {
   maxOpen: defaultMaxOpen(),
   skipBadLines: false,
+  allowPartial: false,
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
   bufferBytes: 16 * 1024 * 1024,
   writebackBytes: 64 * 1024 * 1024,
@@ -91,8 +105,8 @@ export const EXPORT_DEFAULTS = {
   keepBadLines: 50,
 } as const;
 
-export type ResolvedExportOptions = Required<Omit<ExportOptions, 'jpps' | 'fs' | 'messages' | 'onProgress' | 'now'>>
-  & Pick<ExportOptions, 'jpps' | 'fs' | 'messages' | 'onProgress' | 'now'>;
+type OptionalKeys = 'jpps' | 'fs' | 'messages' | 'onProgress' | 'now' | 'spoolLock';
+export type ResolvedExportOptions = Required<Omit<ExportOptions, OptionalKeys>> & Pick<ExportOptions, OptionalKeys>;
 
 function intOption(name: string, v: number | undefined, def: number, min: number, max: number): number {
   const x = v ?? def;
@@ -113,6 +127,7 @@ export function resolveExportOptions(o: ExportOptions): ResolvedExportOptions {
     ...o,
     maxOpen: intOption('max-open', o.maxOpen, EXPORT_DEFAULTS.maxOpen, 1, 1_000_000),
     skipBadLines: o.skipBadLines ?? EXPORT_DEFAULTS.skipBadLines,
+    allowPartial: o.allowPartial ?? EXPORT_DEFAULTS.allowPartial,
     maxLineBytes: intOption('max-line-bytes', o.maxLineBytes, EXPORT_DEFAULTS.maxLineBytes, 64, 1 << 30),
     bufferBytes: intOption('buffer-bytes', o.bufferBytes, EXPORT_DEFAULTS.bufferBytes, 4096, 1 << 30),
     writebackBytes: intOption('writeback-bytes', o.writebackBytes, EXPORT_DEFAULTS.writebackBytes, 0, Number.MAX_SAFE_INTEGER),

@@ -5,11 +5,21 @@
  * `<name>.reason` file beside it, into failed/. One dump's failure does not
  * stop the others; a problem of the environment (store or maildir
  * unusable) stops the run and leaves the dumps where they are.
+ *
+ * The run holds the maildir's exporter lock from start to end: while another
+ * exporter (lb-dump-exporter, or this task in another process) writes into
+ * the maildir, the run is skipped as "already running" (ok, every dump left
+ * for the next run). A dump locked by another process is left in place and
+ * counted as busy. A dump that is not finished (last line without newline,
+ * or changed while read) is refused: nothing of it is announced and it is
+ * left in place, neither moved nor deleted, with the reason logged; it is
+ * tried again on the next run. A dump that changed after its export was read
+ * (its jobs announced) is moved into failed/ with the reason, not into done/.
  */
-import { constants, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { promises as fsp, type BigIntStats } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describeError, isJpError, JpError, systemCode } from '../core/errors.js';
-import { ExportFailure, readChunks, runExport, type ExportSummary } from '../exporter/index.js';
+import { DumpFile, ExportFailure, ExportLocked, lockSpool, runExport, type ExportSummary, type SpoolLock } from '../exporter/index.js';
 import { fsyncDir, writeFileAtomic } from '../maildir/fsutil.js';
 import { regularFiles, type RegularFile } from './fs-walk.js';
 import type { ExportDumpsSpec, TaskDeps, TaskResult } from './types.js';
@@ -33,23 +43,55 @@ export async function readyDumps(dir: string, now: number, settleMs = DUMP_SETTL
   return { ready, fresh };
 }
 
+/** The file `dev`/`ino` of a dump as it was opened (what may be moved). */
+export interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
+/** moveInto found another file than the one expected under the name: nothing was moved or removed. */
+export class FileReplaced extends JpError {
+  constructor(path: string) {
+    super('JP_LOCAL_FILE', `${path} was replaced by another file while it was exported: left in place`);
+    this.name = 'FileReplaced';
+  }
+}
+
+async function isSame(path: string, id: FileIdentity): Promise<boolean> {
+  let st: BigIntStats;
+  try {
+    st = await fsp.lstat(path, { bigint: true });
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+  return st.isFile() && st.dev === id.dev && st.ino === id.ino;
+}
+
 /**
  * Move `from` into `dir` under `name` without replacing anything there
  * (`name.<ms>[_i]` when taken); copies when `dir` is on another file system.
- * Returns the new path.
+ * With `expect`, only that very file is moved: when `from` names another
+ * one (replaced meanwhile) nothing is moved or removed. Returns the new path.
  */
-export async function moveInto(from: string, dir: string, name: string, now: number): Promise<string> {
+export async function moveInto(from: string, dir: string, name: string, now: number, expect?: FileIdentity): Promise<string> {
   await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  const replaced = (): JpError => new FileReplaced(from);
+  if (expect !== undefined && !(await isSame(from, expect))) throw replaced();
   for (let i = 0; i < MAX_NAME_TRIES; i++) {
     const to = join(dir, i === 0 ? name : i === 1 ? `${name}.${now}` : `${name}.${now}_${i}`);
     try {
       await fsp.link(from, to);
+      if (expect !== undefined && !(await isSame(to, expect))) {
+        await fsp.unlink(to);
+        throw replaced();
+      }
     } catch (e) {
       const code = systemCode(e);
       if (code === 'EEXIST') continue;
       if (code !== 'EXDEV') throw e;
       try {
-        await fsp.copyFile(from, to, constants.COPYFILE_EXCL);
+        await fsp.copyFile(from, to, fsp.constants.COPYFILE_EXCL);
       } catch (c) {
         if (systemCode(c) === 'EEXIST') continue;
         throw c;
@@ -62,7 +104,8 @@ export async function moveInto(from: string, dir: string, name: string, now: num
       }
     }
     await fsyncDir(dir);
-    await fsp.unlink(from);
+    // only the file that was moved is removed from where it was
+    if (expect === undefined || (await isSame(from, expect))) await fsp.unlink(from);
     return to;
   }
   throw new JpError('JP_LOCAL_FILE', `cannot move ${from} into ${dir}: names taken`);
@@ -78,19 +121,15 @@ function reasonText(dump: string, e: unknown, now: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function exportOne(spec: ExportDumpsSpec, path: string): Promise<ExportSummary> {
-  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    return await runExport(readChunks(fh, READ_CHUNK), {
-      store: spec.store,
-      maildir: spec.lbmaildir,
-      ...(spec.jpps !== undefined ? { jpps: spec.jpps } : {}),
-      skipBadLines: spec.skipBadLines,
-      inputName: `dump file ${path}`,
-    });
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
+async function exportOne(spec: ExportDumpsSpec, dump: DumpFile, lock: SpoolLock): Promise<ExportSummary> {
+  return runExport(dump.chunks(READ_CHUNK), {
+    store: spec.store,
+    maildir: spec.lbmaildir,
+    ...(spec.jpps !== undefined ? { jpps: spec.jpps } : {}),
+    skipBadLines: spec.skipBadLines,
+    spoolLock: lock,
+    inputName: dump.name,
+  });
 }
 
 /** Store or maildir unusable: not the dump's fault, so the dump stays for the next run. */
@@ -98,56 +137,148 @@ function environmentError(e: unknown): boolean {
   return isJpError(e, 'JP_CONFIG') && !(e instanceof ExportFailure);
 }
 
+interface Tally {
+  exported: number;
+  failed: number;
+  jobs: number;
+  badLines: number;
+  vanished: number;
+  busy: number;
+  refused: number;
+}
+
 export async function exportDumps(spec: ExportDumpsSpec, deps: TaskDeps): Promise<TaskResult> {
   const { ready, fresh } = await readyDumps(spec.dumps, deps.clock.now());
-  let exported = 0;
-  let failed = 0;
-  let jobs = 0;
-  let badLines = 0;
-  let vanished = 0;
+  const n: Tally = { exported: 0, failed: 0, jobs: 0, badLines: 0, vanished: 0, busy: 0, refused: 0 };
   let aborted = false;
-  for (const f of ready) {
-    if (deps.signal?.aborted === true) {
-      aborted = true;
-      break;
+  const stopping = (): boolean => deps.signal?.aborted === true;
+  if (ready.length > 0 && !stopping()) {
+    let lock: SpoolLock;
+    try {
+      lock = await lockSpool(resolve(spec.lbmaildir), `the dumps of ${spec.source}`);
+    } catch (e) {
+      if (e instanceof ExportLocked) {
+        return {
+          ok: true,
+          summary: `already running: ${e.message}; ${ready.length} dumps left for the next run`,
+          counts: { dumps: 0, jobs: 0, failed: 0, fresh, badLines: 0, busy: 1 },
+        };
+      }
+      if (isJpError(e, 'JP_CONFIG')) {
+        throw new JpError('JP_CONFIG', `${spec.source}: ${describeError(e)} (dumps left in place)`, { cause: e });
+      }
+      throw e;
     }
+    try {
+      for (const f of ready) {
+        if (stopping()) {
+          aborted = true;
+          break;
+        }
+        await exportAndMove(spec, deps, f, lock, n);
+      }
+    } finally {
+      lock.release();
+    }
+  } else if (ready.length > 0) {
+    aborted = true;
+  }
+  const parts = [`exported ${n.exported} dumps (${n.jobs} jobs announced)`];
+  if (n.failed > 0) parts.push(`${n.failed} failed (moved to ${spec.failed})`);
+  if (n.refused > 0) parts.push(`${n.refused} refused (left in place): not finished`);
+  if (n.busy > 0) parts.push(`${n.busy} being exported by another process (left in place)`);
+  if (n.badLines > 0) parts.push(`${n.badLines} bad lines skipped`);
+  if (fresh > 0) parts.push(`${fresh} left for the next run (modified less than ${DUMP_SETTLE_MS / 1000}s ago)`);
+  if (n.vanished > 0) parts.push(`${n.vanished} vanished`);
+  if (aborted) parts.push(`stopped early (shutdown), ${ready.length - n.exported - n.failed - n.vanished - n.busy - n.refused} left`);
+  const counts: Record<string, number> = { dumps: n.exported, jobs: n.jobs, failed: n.failed, fresh, badLines: n.badLines };
+  if (n.busy > 0) counts['busy'] = n.busy;
+  if (n.refused > 0) counts['refused'] = n.refused;
+  return { ok: n.failed === 0 && n.refused === 0, summary: parts.join(', '), counts };
+}
+
+/** One dump: open and lock it, export it, then move it into done/ or failed/ (or leave it). */
+async function exportAndMove(spec: ExportDumpsSpec, deps: TaskDeps, f: RegularFile, lock: SpoolLock, n: Tally): Promise<void> {
+  let dump: DumpFile;
+  try {
+    dump = await DumpFile.open(f.path, { noFollow: true, regularOnly: true });
+  } catch (e) {
+    if (systemCode(e) === 'ENOENT') {
+      n.vanished++;
+      return;
+    }
+    if (e instanceof ExportLocked) {
+      n.busy++;
+      deps.log.info({ dump: f.path, reason: e.message }, 'dump being exported by another process, left in place');
+      return;
+    }
+    if (environmentError(e)) throw new JpError('JP_CONFIG', `${spec.source}: ${describeError(e)} (dump ${f.path} left in place)`, { cause: e });
+    await failDump(spec, deps, f, e, undefined, n);
+    return;
+  }
+  const id: FileIdentity = { dev: dump.start?.dev ?? 0n, ino: dump.start?.ino ?? 0n };
+  try {
     let summary: ExportSummary;
     try {
-      summary = await exportOne(spec, f.path);
+      summary = await exportOne(spec, dump, lock);
     } catch (e) {
-      if (systemCode(e) === 'ENOENT') {
-        vanished++;
-        continue;
-      }
       if (environmentError(e)) {
         throw new JpError('JP_CONFIG', `${spec.source}: ${describeError(e)} (dump ${f.path} left in place)`, { cause: e });
       }
-      failed++;
-      const now = deps.clock.now();
-      const to = await moveInto(f.path, spec.failed, f.name, now);
-      const reasonFile = `${to}.reason`;
-      await writeFileAtomic(reasonFile, reasonText(f.path, e, now), REASON_MODE);
-      deps.log.warn({ dump: f.path, movedTo: to, reasonFile, err: describeError(e) }, 'dump export failed');
-      continue;
+      if (e instanceof ExportFailure && e.info.refused !== undefined) {
+        n.refused++;
+        deps.log.warn({ dump: f.path, reason: e.message, refused: e.info.refused }, 'dump export refused, left in place');
+        return;
+      }
+      await failDump(spec, deps, f, e, id, n);
+      return;
     }
-    const to = await moveInto(f.path, spec.done, f.name, deps.clock.now());
-    exported++;
-    jobs += summary.announced;
-    badLines += summary.badLineCount;
+    n.jobs += summary.announced;
+    n.badLines += summary.badLineCount;
+    // Its jobs are announced: moving it into done/ says all of it was exported, true only if it did not change since.
+    const changed = await dump.changedSinceRead();
+    if (changed !== undefined) {
+      const e = new JpError('JP_LOCAL_FILE', `${dump.name} changed after it was read and exported: ${changed}; ` +
+        `the ${summary.announced} jobs of its first ${summary.bytesRead} bytes were announced, anything after that was not exported`);
+      await failDump(spec, deps, f, e, id, n);
+      return;
+    }
+    let to: string;
+    try {
+      to = await moveInto(f.path, spec.done, f.name, deps.clock.now(), id);
+    } catch (e) {
+      if (!(e instanceof FileReplaced)) {
+        // left in place it would be exported again by every run: stop here
+        throw new JpError('JP_LOCAL_FILE', `${spec.source}: ${f.path} was exported (${summary.announced} jobs announced) but cannot be ` +
+          `moved into ${spec.done}: ${describeError(e)}; move it away by hand, or it is exported again`, { cause: e });
+      }
+      n.failed++;
+      deps.log.warn({ dump: f.path, err: describeError(e), jobs: summary.announced }, 'dump exported but not moved into done/');
+      return;
+    }
+    n.exported++;
     deps.log.info({
       dump: f.path, movedTo: to, jobs: summary.jobs, announced: summary.announced, events: summary.events,
       badLines: summary.badLineCount, seconds: Math.round(summary.seconds * 1000) / 1000,
     }, 'dump exported');
+  } finally {
+    await dump.close().catch(() => undefined);
   }
-  const parts = [`exported ${exported} dumps (${jobs} jobs announced)`];
-  if (failed > 0) parts.push(`${failed} failed (moved to ${spec.failed})`);
-  if (badLines > 0) parts.push(`${badLines} bad lines skipped`);
-  if (fresh > 0) parts.push(`${fresh} left for the next run (modified less than ${DUMP_SETTLE_MS / 1000}s ago)`);
-  if (vanished > 0) parts.push(`${vanished} vanished`);
-  if (aborted) parts.push(`stopped early (shutdown), ${ready.length - exported - failed - vanished} left`);
-  return {
-    ok: failed === 0,
-    summary: parts.join(', '),
-    counts: { dumps: exported, jobs, failed, fresh, badLines },
-  };
+}
+
+/** Into failed/ with `<name>.reason` beside it (only the file that was opened, when known). */
+async function failDump(spec: ExportDumpsSpec, deps: TaskDeps, f: RegularFile, e: unknown, id: FileIdentity | undefined, n: Tally): Promise<void> {
+  n.failed++;
+  const now = deps.clock.now();
+  let to: string;
+  try {
+    to = await moveInto(f.path, spec.failed, f.name, now, id);
+  } catch (m) {
+    if (!(m instanceof FileReplaced)) throw m;
+    deps.log.warn({ dump: f.path, err: describeError(e), moveErr: describeError(m) }, 'dump export failed; the dump was replaced meanwhile, nothing moved');
+    return;
+  }
+  const reasonFile = `${to}.reason`;
+  await writeFileAtomic(reasonFile, reasonText(f.path, e, now), REASON_MODE);
+  deps.log.warn({ dump: f.path, movedTo: to, reasonFile, err: describeError(e) }, 'dump export failed');
 }

@@ -63,14 +63,34 @@ describe('runExport: splitting', () => {
     await assertSplit(jobs, store, maildir, 'jp.example.org:8901');
   });
 
-  it('interleaved dump with the default buffer and a last line without newline', async (t) => {
+  it('a last line without its newline: refused, nothing announced, the offset named', async (t) => {
     const { store, maildir } = await dirs(t);
     const jobs = makeJobs(20, () => 4);
-    const data = joinLines(interleavedLines(jobs, 3));
-    const s = await run(data.subarray(0, data.length - 1), { store, maildir, maxOpen: 8 });
-    assert.equal(s.bytesRead, data.length - 1);
-    assert.equal(s.bytesWritten, data.length);
-    await assertSplit(jobs, store, maildir);
+    const lines = interleavedLines(jobs, 3);
+    const data = joinLines(lines);
+    const lastStart = data.length - 1 - (lines.at(-1) as Buffer).length;
+    const err = await run(data.subarray(0, data.length - 1), { store, maildir, maxOpen: 8 }, [333]).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ExportFailure, String(err));
+    assert.equal(err.info.refused, 'incomplete');
+    assert.deepEqual(err.info.partialLine, { line: 80, offset: lastStart, bytes: (lines.at(-1) as Buffer).length });
+    assert.match(err.message, new RegExp(`^the input: line 80 \\(from byte offset ${lastStart}, \\d+ bytes\\) has no newline: the dump is cut or still being written`));
+    assert.deepEqual(await readMessages(maildir), []);
+  });
+
+  it('allowPartial: a cut last line is left out and reported, its job keeps its complete lines', async (t) => {
+    const { store, maildir } = await dirs(t);
+    const jobs = makeJobs(20, () => 4);
+    const lines = interleavedLines(jobs, 3);
+    const data = joinLines(lines);
+    const last = lines.at(-1) as Buffer;
+    const cutAt = data.length - 1 - Math.floor(last.length / 2);
+    const s = await run(data.subarray(0, cutAt), { store, maildir, maxOpen: 8, allowPartial: true }, [333]);
+    assert.deepEqual(s.partialLine, { line: 80, offset: data.length - 1 - last.length, bytes: cutAt - (data.length - 1 - last.length) });
+    assert.equal(s.events, 79);
+    // the job of the cut line: its other lines only
+    const owner = jobs.find((j) => j.lines.includes(last)) as GenJob;
+    const expected = jobs.map((j) => (j === owner ? { ...j, lines: j.lines.filter((l) => l !== last) } : j));
+    await assertSplit(expected, store, maildir);
   });
 
   it('a line longer than the whole buffer is written directly, in order', async (t) => {

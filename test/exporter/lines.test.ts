@@ -45,6 +45,28 @@ describe('LineSplitter', () => {
     assert.deepEqual(split([b('xxxxx'), b('xxxxx\n')], 10), [{ line: 'x'.repeat(10), no: 1 }]);
   });
 
+  const pendingCases: [string, string[], number, number][] = [
+    // name, chunks, max, bytes of the line begun but not ended
+    ['ends with a newline', ['a\nb\n'], 100, 0],
+    ['cut last line', ['a\nbc'], 100, 2],
+    ['cut last line over chunks', ['a\nb', 'cd', 'e'], 100, 4],
+    ['cut overlong last line: its full length', ['ok\nxxxxxx', 'xxxxxx'], 10, 12],
+    ['nothing', [], 100, 0],
+  ];
+  for (const [name, chunks, max, pending] of pendingCases) {
+    it(`pendingBytes: ${name}; dropPending forgets it`, () => {
+      const out: string[] = [];
+      const s = new LineSplitter(max, { line: (l) => out.push(l.toString('latin1')), overlong: (no) => out.push(`overlong ${no}`) });
+      for (const c of chunks) s.push(b(c));
+      assert.equal(s.pendingBytes, pending);
+      const before = [...out];
+      s.dropPending();
+      assert.equal(s.pendingBytes, 0);
+      s.end();
+      assert.deepEqual(out, before, 'no line after dropPending');
+    });
+  }
+
   it('copies what it keeps: reusing the input buffer does not corrupt a carried line', () => {
     const buf = Buffer.alloc(8);
     const out: string[] = [];

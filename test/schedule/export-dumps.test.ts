@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isJpError } from '../../src/core/errors.js';
 import { parseUploadMessage, type UploadMessage } from '../../src/messages/keyvalue.js';
-import { exportDumps, readyDumps } from '../../src/schedule/export-dumps.js';
+import { exportDumps, moveInto, readyDumps } from '../../src/schedule/export-dumps.js';
 import { runTask } from '../../src/schedule/run.js';
 import type { ExportDumpsSpec } from '../../src/schedule/types.js';
 import { captureLogger, fileAged, tempDir } from './helpers.js';
@@ -40,6 +41,26 @@ async function messages(maildir: string): Promise<UploadMessage[]> {
   const out: UploadMessage[] = [];
   for (const n of await readdir(join(maildir, 'new'))) out.push(parseUploadMessage(await readFile(join(maildir, 'new', n))));
   return out;
+}
+
+/**
+ * Another process holding an flock(2) on `path` until the test ends: one
+ * shell that opens the file (for appending: no change to its content or
+ * mtime), locks it with flock(1) and becomes `sleep` with the descriptor, so
+ * that killing it leaves no process and no lock behind.
+ */
+async function holdFlock(t: Parameters<typeof tempDir>[0], path: string): Promise<number> {
+  const child = spawn('sh', ['-c', 'exec 9>>"$1" && flock -n 9 && exec sleep 120', 'sh', path], { stdio: 'ignore' });
+  const exited = new Promise<void>((res) => child.on('exit', () => res()));
+  t.after(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  for (let i = 0; i < 500; i++) {
+    if (spawnSync('flock', ['-n', '-E', '75', path, 'true']).status === 75) return child.pid as number;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`the helper never held the lock on ${path}`);
 }
 
 const ls = async (dir: string): Promise<string[]> => (await readdir(dir)).sort();
@@ -143,5 +164,80 @@ describe('export-dumps', () => {
     const { ready, fresh } = await readyDumps(dir, now);
     assert.deepEqual(ready.map((f) => f.name), ['old', 'y', 'z']);
     assert.equal(fresh, 1);
+  });
+
+  it('a dump whose last line has no newline is refused and left in place with the reason; the others are exported', async (t) => {
+    const { spec } = await setup(t);
+    const now = Date.now();
+    const a = dump('A', 2);
+    const cut = dump('K', 2);
+    const cutText = cut.text.slice(0, -20);
+    await fileAged(join(spec.dumps, 'a.log'), 10 * MIN, now, a.text);
+    await fileAged(join(spec.dumps, 'k.log'), 5 * MIN, now, cutText);
+    const { log, lines } = captureLogger();
+    const r = await exportDumps(spec, { log, clock: { now: () => Date.now() } });
+    assert.equal(r.ok, false);
+    assert.equal(r.counts['dumps'], 1);
+    assert.equal(r.counts['refused'], 1);
+    assert.match(r.summary, /1 refused \(left in place\)/);
+    assert.deepEqual((await messages(spec.lbmaildir)).map((m) => m.jobid).sort(), [...a.jobids].sort());
+    assert.deepEqual(await ls(spec.dumps), ['done', 'k.log'], 'the cut dump stays where it is, nothing in failed/');
+    assert.equal(await readFile(join(spec.dumps, 'k.log'), 'utf8'), cutText, 'unchanged');
+    const warn = lines.find((l) => l.msg === 'dump export refused, left in place');
+    assert.ok(warn !== undefined, JSON.stringify(lines));
+    assert.equal(warn['dump'], join(spec.dumps, 'k.log'));
+    const lastNl = cutText.lastIndexOf('\n') + 1;
+    assert.match(String(warn['reason']), new RegExp(`line 4 \\(from byte offset ${lastNl}, ${cutText.length - lastNl} bytes\\) has no newline`));
+  });
+
+  it('another exporter writing into the maildir: the run is skipped as already running, every dump left in place', async (t) => {
+    const { spec } = await setup(t);
+    await fileAged(join(spec.dumps, 'a.log'), 5 * MIN, Date.now(), dump('A', 2).text);
+    await mkdir(spec.lbmaildir, { mode: 0o700 });
+    const holder = await holdFlock(t, join(spec.lbmaildir, '.lb-dump-exporter.lock'));
+    const { log, lines } = captureLogger();
+    const r = await exportDumps(spec, { log, clock: { now: () => Date.now() } });
+    assert.equal(r.ok, true);
+    assert.equal(r.counts['busy'], 1);
+    assert.match(r.summary, /^already running: maildir .* is in use by another dump exporter: lock file .*pid \d+/);
+    assert.ok(r.summary.includes(`pid ${holder} `), `names the holder: ${r.summary}`);
+    assert.match(r.summary, /1 dumps left for the next run/);
+    assert.deepEqual(await ls(spec.dumps), ['a.log']);
+    assert.deepEqual(await messages(spec.lbmaildir).catch(() => []), []);
+    assert.ok(!lines.some((l) => l.level >= 50), 'no error logged');
+  });
+
+  it('a dump locked by another process is left in place as busy; the others are exported', async (t) => {
+    const { spec } = await setup(t);
+    const a = dump('A', 2);
+    await fileAged(join(spec.dumps, 'a.log'), 10 * MIN, Date.now(), a.text);
+    await fileAged(join(spec.dumps, 'b.log'), 5 * MIN, Date.now(), dump('B', 2).text);
+    await holdFlock(t, join(spec.dumps, 'b.log'));
+    const r = await exportDumps(spec, { log: captureLogger().log, clock: { now: () => Date.now() } });
+    assert.equal(r.ok, true, r.summary);
+    assert.equal(r.counts['dumps'], 1);
+    assert.equal(r.counts['busy'], 1);
+    assert.match(r.summary, /1 being exported by another process \(left in place\)/);
+    assert.deepEqual(await ls(spec.dumps), ['b.log', 'done']);
+    assert.deepEqual((await messages(spec.lbmaildir)).map((m) => m.jobid).sort(), [...a.jobids].sort());
+  });
+
+  it('moveInto with the identity of the file exported moves only that file', async (t) => {
+    const dir = await tempDir(t);
+    const from = join(dir, 'a.log');
+    await writeFile(from, 'exported');
+    const st = await stat(from, { bigint: true });
+    const id = { dev: st.dev, ino: st.ino };
+    // replaced by another file under the same name: nothing moved, nothing removed
+    await rename(from, join(dir, 'kept.log'));
+    await writeFile(from, 'someone else');
+    await assert.rejects(moveInto(from, join(dir, 'done'), 'a.log', Date.now(), id), /was replaced by another file while it was exported: left in place/);
+    assert.equal(await readFile(from, 'utf8'), 'someone else');
+    assert.deepEqual(await ls(join(dir, 'done')), []);
+    // the right file: moved
+    await rename(join(dir, 'kept.log'), from);
+    const to = await moveInto(from, join(dir, 'done'), 'a.log', Date.now(), id);
+    assert.equal(await readFile(to, 'utf8'), 'exported');
+    assert.deepEqual(await ls(dir), ['done']);
   });
 });
