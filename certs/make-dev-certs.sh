@@ -31,7 +31,7 @@ outputs=(ca.pem ca-key.pem server.pem server-key.pem client.pem client-key.pem
   client2.pem client2-key.pem client-expired.pem client-expired-key.pem
   server-expired.pem server-expired-key.pem server-wronghost.pem server-wronghost-key.pem
   rogue-ca.pem rogue-ca-key.pem rogue-server.pem rogue-server-key.pem
-  rogue-client.pem rogue-client-key.pem ca)
+  rogue-client.pem rogue-client-key.pem server-revoked.pem server-revoked-key.pem ca-crl.pem ca)
 
 if [[ $force -eq 0 ]]; then
   missing=0
@@ -112,16 +112,38 @@ sign ca client2 "/C=CZ/O=jp-importer dev/CN=jp-importer client 2" "$client_ext"
 sign ca client-expired "/C=CZ/O=jp-importer dev/CN=jp-importer expired client" "$client_ext" expired
 sign ca server-expired "/C=CZ/O=jp-importer dev/CN=localhost" "$server_ext" expired
 sign ca server-wronghost "/C=CZ/O=jp-importer dev/CN=wrong.example" "$wronghost_ext"
+sign ca server-revoked "/C=CZ/O=jp-importer dev/CN=localhost" "$server_ext"
 mkca rogue-ca "/C=CZ/O=rogue/CN=rogue CA"
 sign rogue-ca rogue-server "/C=CZ/O=rogue/CN=localhost" "$server_ext"
 sign rogue-ca rogue-client "/C=CZ/O=rogue/CN=rogue client" "$client_ext"
 rm -rf "$work"/ca-db-*
+
+# The dev CA's CRL (valid 10 years), revoking server-revoked.pem.
+crldb="$work/crl-db"
+mkdir -p "$crldb"
+: >"$crldb/index.txt"
+echo 1000 >"$crldb/crlnumber"
+cat >"$crldb/ca.cnf" <<EOF
+[ ca ]
+default_ca = dev
+[ dev ]
+database = $crldb/index.txt
+crlnumber = $crldb/crlnumber
+default_md = sha256
+EOF
+openssl ca -batch -config "$crldb/ca.cnf" -cert "$work/ca.pem" -keyfile "$work/ca-key.pem" \
+  -revoke "$work/server-revoked.pem" -crl_reason keyCompromise 2>/dev/null
+openssl ca -batch -config "$crldb/ca.cnf" -cert "$work/ca.pem" -keyfile "$work/ca-key.pem" \
+  -gencrl -crldays 3650 -out "$work/ca-crl.pem" 2>/dev/null
+rm -rf "$crldb"
 
 # A trust directory laid out like /etc/grid-security/certificates.
 hash="$(openssl x509 -in "$work/ca.pem" -noout -hash)"
 mkdir -p "$work/ca"
 cp "$work/ca.pem" "$work/ca/ca.pem"
 ln -s ca.pem "$work/ca/$hash.0"
+# The CRL where fetch-crl puts it: <hash>.r0 (PEM).
+cp "$work/ca-crl.pem" "$work/ca/$hash.r0"
 cat >"$work/ca/$hash.signing_policy" <<EOF
 # signing policy of the jp-importer dev CA (not PEM: loaders must skip it)
 access_id_CA      X509         '/C=CZ/O=jp-importer dev/CN=jp-importer dev CA'
@@ -133,7 +155,7 @@ TO Issuer "/C=CZ/O=jp-importer dev/CN=jp-importer dev CA" PERMIT Subject "/C=CZ/
 EOF
 
 chmod 0600 "$work"/*-key.pem
-chmod 0644 "$work"/ca/ca.pem "$work"/ca/"$hash".signing_policy "$work"/ca/"$hash".namespaces
+chmod 0644 "$work"/ca/ca.pem "$work"/ca/"$hash".signing_policy "$work"/ca/"$hash".namespaces "$work"/ca/"$hash".r0
 for f in "$work"/*.pem; do [[ "$f" == *-key.pem ]] || chmod 0644 "$f"; done
 chmod 0755 "$work/ca"
 

@@ -2,10 +2,11 @@
  * PrimaryClient: the JP primary service over HTTPS with mutual TLS, using a
  * pooled keep-alive undici dispatcher. Every failure becomes a JpError
  * (see ./api.ts). Credentials are re-checked on use (at most every
- * credentialCheckIntervalMs) and the pool is rebuilt when they change on disk;
- * the old pool finishes its in-flight calls and is then closed.
+ * credentialCheckIntervalMs) and the pool is rebuilt when they change on disk
+ * (also a CRL of the CA directory); the old pool finishes its in-flight calls
+ * and is then closed. The service's certificate is checked against the CRLs
+ * (./tls-trust.ts) before any byte of a request is sent.
  */
-import { createSecureContext } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { buildConnector as BuildConnector } from 'undici';
@@ -28,6 +29,7 @@ import {
   startUploadRequest,
   type PrimaryOperation,
 } from './soap.js';
+import { clientTlsOptions, PeerRevocationError } from './tls-trust.js';
 import { buildConnector, Pool } from './undici-core.js';
 
 export { parseEndpoint, type Endpoint } from './endpoint.js';
@@ -160,6 +162,7 @@ export class PrimaryClient implements PrimaryApi {
   }
 
   private mapError(op: string, e: unknown): JpError {
+    if (e instanceof PeerRevocationError) return new JpError('JP_TLS', `${op} to ${this.endpoint.url}: ${e.message}`);
     const info = typeof e === 'object' && e !== null && 'socket' in e ? (e as { socket: unknown }).socket : undefined;
     const port = typeof info === 'object' && info !== null ? (info as { localPort?: unknown }).localPort : undefined;
     const tlsAlert = typeof port === 'number' ? this.alerts.get(port) : undefined;
@@ -187,6 +190,9 @@ export class PrimaryClient implements PrimaryApi {
       );
     }
     if (this.pool === undefined || this.poolGeneration !== generation) {
+      for (const p of creds.revocation.problems(this.clock.now())) {
+        this.log?.warn({ caPath: creds.paths.caPath }, `primary client: ${p}`);
+      }
       const old = this.pool;
       this.pool = this.buildPool(creds);
       this.poolGeneration = generation;
@@ -202,11 +208,11 @@ export class PrimaryClient implements PrimaryApi {
   private buildPool(creds: Credentials): Pool {
     // One SecureContext per credential generation: passing cert/key/ca would
     // make every new connection parse them again (most of a worker's CPU
-    // while the service is down and every retry reconnects).
-    const secureContext = createSecureContext({ cert: creds.cert, key: creds.key, ca: [...creds.ca] });
+    // while the service is down and every retry reconnects). A new
+    // connector per generation also starts a new TLS session cache.
+    const trust = clientTlsOptions(creds, this.clock);
     const base = buildConnector({
-      secureContext,
-      rejectUnauthorized: true,
+      ...trust,
       timeout: this.connectTimeoutMs,
       ...(this.opts.servername !== undefined ? { servername: this.opts.servername } : {}),
     });

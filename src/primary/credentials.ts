@@ -1,7 +1,13 @@
 /**
- * TLS credentials of the importer (host certificate, key, trusted CAs) and a
- * watcher that notices when they change on disk, so renewed certificates are
- * used without a restart (the C importer re-read them on a new cert mtime).
+ * TLS credentials of the importer (host certificate, key, trusted CAs and
+ * their CRLs) and a watcher that notices when they change on disk, so renewed
+ * certificates and new CRLs are used without a restart (the C importer
+ * re-read them on a new cert mtime).
+ *
+ * CRLs: `<hash>.r0`, `.r1`… files of the CA directory (PEM, several blocks
+ * allowed, as fetch-crl writes them), or X509 CRL blocks of a single CA
+ * bundle file. They never make loading fail: see ./revocation.ts for how
+ * they are checked and ./tls-trust.ts for where.
  *
  * The key text lives only in memory: it is non-enumerable on Credentials and
  * never part of any message, JSON or inspection output.
@@ -13,6 +19,7 @@ import { join } from 'node:path';
 import { describeError, JpError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { nodeSubjectToSlash } from './dn.js';
+import { RevocationSet, type CrlSource, type TrustedCa } from './revocation.js';
 
 export interface CredentialPaths {
   /** PEM certificate (optionally followed by its chain). */
@@ -28,6 +35,10 @@ const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----\r?\n[\s
 /** Grid trust directories also hold these; they are never certificates. */
 const NOT_CA_SUFFIXES = ['.signing_policy', '.namespaces', '.crl_url', '.info', '.lsc'];
 const MAX_CA_FILE = 1 << 20;
+/** CRL files (`<hash>.r0`…) of a grid CA directory. */
+const CRL_FILE = /\.r\d+$/;
+/** Large CAs publish CRLs of several MiB. */
+const MAX_CRL_FILE = 64 << 20;
 
 export class Credentials {
   /** The certificate file text (leaf first, then any chain). */
@@ -42,9 +53,19 @@ export class Credentials {
   readonly fingerprint256: string;
   readonly paths: CredentialPaths;
   readonly caFiles: readonly string[];
+  /** The CRLs of the CA directory, verified against their CAs. */
+  readonly revocation: RevocationSet;
   declare readonly key: string;
 
-  constructor(init: { cert: string; key: string; ca: string[]; leaf: X509Certificate; paths: CredentialPaths; caFiles: string[] }) {
+  constructor(init: {
+    cert: string;
+    key: string;
+    ca: string[];
+    leaf: X509Certificate;
+    paths: CredentialPaths;
+    caFiles: string[];
+    revocation?: RevocationSet;
+  }) {
     this.cert = init.cert;
     Object.defineProperty(this, 'key', { value: init.key, enumerable: false, writable: false });
     this.ca = init.ca;
@@ -55,6 +76,7 @@ export class Credentials {
     this.fingerprint256 = init.leaf.fingerprint256;
     this.paths = init.paths;
     this.caFiles = init.caFiles;
+    this.revocation = init.revocation ?? RevocationSet.EMPTY;
   }
 
   /** Why the certificate cannot be used at `now`, or undefined when it can. */
@@ -75,6 +97,7 @@ export class Credentials {
       keyFile: this.paths.keyFile,
       caPath: this.paths.caPath,
       caCount: this.ca.length,
+      crlCount: this.revocation.count,
     };
   }
 
@@ -103,9 +126,12 @@ export function pemCertificates(text: string): string[] {
 export interface CaLoad {
   readonly certs: string[];
   readonly files: string[];
+  /** CRL files read (unusable ones included). */
+  readonly crlFiles: string[];
+  readonly revocation: RevocationSet;
 }
 
-/** Load trusted CAs from a grid-style directory or a single PEM file. */
+/** Load trusted CAs and their CRLs from a grid-style directory or a single PEM file. */
 export async function loadCaCertificates(caPath: string): Promise<CaLoad> {
   let st: Stats;
   try {
@@ -113,10 +139,12 @@ export async function loadCaCertificates(caPath: string): Promise<CaLoad> {
   } catch (e) {
     throw credError(`cannot read CA directory or file ${caPath}`, e);
   }
-  const candidates = st.isDirectory() ? (await caDirFiles(caPath)).map((n) => join(caPath, n)) : [caPath];
-  const seen = new Set<string>();
+  const listing = st.isDirectory() ? await caDirListing(caPath) : { certs: [], crls: [] };
+  const candidates = st.isDirectory() ? listing.certs.map((n) => join(caPath, n)) : [caPath];
+  const seen = new Map<string, TrustedCa & { files: string[] }>();
   const certs: string[] = [];
   const files: string[] = [];
+  const crlSources: CrlSource[] = [];
   for (const file of candidates) {
     let text: string;
     try {
@@ -130,34 +158,68 @@ export async function loadCaCertificates(caPath: string): Promise<CaLoad> {
     let used = false;
     for (const block of pemCertificates(text)) {
       const norm = block.replace(/\r/g, '');
-      if (seen.has(norm)) {
+      const known = seen.get(norm);
+      if (known !== undefined) {
+        known.files.push(file);
         used = true;
         continue;
       }
+      let x509: X509Certificate;
       try {
-        new X509Certificate(norm);
+        x509 = new X509Certificate(norm);
       } catch {
         continue; // damaged block: skip it, the rest of the directory is still usable
       }
-      seen.add(norm);
+      seen.set(norm, { x509, files: [file] });
       certs.push(norm);
       used = true;
     }
     if (used) files.push(file);
+    // A single bundle file may carry the CRLs too (as OpenSSL's CAfile does).
+    if (!st.isDirectory() && text.includes('-----BEGIN X509 CRL-----')) crlSources.push({ file, data: Buffer.from(text, 'latin1') });
   }
   if (certs.length === 0) {
     throw credError(`no CA certificates found in ${caPath} (expected PEM files holding CERTIFICATE blocks)`);
   }
-  return { certs, files };
+  for (const name of listing.crls) {
+    const src = await readCrlFile(join(caPath, name));
+    if (src !== undefined) crlSources.push(src);
+  }
+  const revocation = RevocationSet.build([...seen.values()], crlSources);
+  return { certs, files, crlFiles: crlSources.map((s) => s.file), revocation };
 }
 
-async function caDirFiles(dir: string): Promise<string[]> {
+/** A CRL file's bytes or why it cannot be read; undefined when it vanished (it is being replaced). */
+async function readCrlFile(file: string): Promise<CrlSource | undefined> {
   try {
-    const names = await fsp.readdir(dir);
-    return names.filter((n) => !n.startsWith('.') && !NOT_CA_SUFFIXES.some((s) => n.endsWith(s)) && !/\.r\d+$/.test(n)).sort();
+    const fst = await fsp.stat(file);
+    if (!fst.isFile()) return { file, error: 'not a regular file' };
+    if (fst.size > MAX_CRL_FILE) return { file, error: `larger than ${MAX_CRL_FILE} bytes` };
+    return { file, data: await fsp.readFile(file) };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { file, error: describeError(e) };
+  }
+}
+
+interface CaDirListing {
+  /** Candidate CA certificate files (policies, namespaces, CRLs, dot files left out). */
+  readonly certs: string[];
+  /** CRL files: `<hash>.r0`, `.r1`… */
+  readonly crls: string[];
+}
+
+async function caDirListing(dir: string): Promise<CaDirListing> {
+  let names: string[];
+  try {
+    names = (await fsp.readdir(dir)).filter((n) => !n.startsWith('.')).sort();
   } catch (e) {
     throw credError(`cannot list CA directory ${dir}`, e);
   }
+  return {
+    certs: names.filter((n) => !NOT_CA_SUFFIXES.some((s) => n.endsWith(s)) && !CRL_FILE.test(n)),
+    crls: names.filter((n) => CRL_FILE.test(n)),
+  };
 }
 
 /** Load and cross-check certificate, key and CAs. Throws JP_CREDENTIALS naming the file. */
@@ -190,7 +252,7 @@ export async function loadCredentials(paths: CredentialPaths): Promise<Credentia
   }
   const ca = await loadCaCertificates(paths.caPath);
   const chain = blocks.map((b) => b.replace(/\r/g, '')).join('\n');
-  return new Credentials({ cert: `${chain}\n`, key: keyMatch[0], ca: ca.certs, leaf, paths, caFiles: ca.files });
+  return new Credentials({ cert: `${chain}\n`, key: keyMatch[0], ca: ca.certs, leaf, paths, caFiles: ca.files, revocation: ca.revocation });
 }
 
 export interface WatcherOptions {
@@ -205,13 +267,18 @@ export interface WatcherOptions {
 
 /**
  * Hands out the current credentials; on use, at most every checkIntervalMs,
- * stats cert, key and the CA files and reloads when any changed. A reload
- * that fails (say the new certificate is there but its key not yet) keeps
- * the previous credentials and is tried again at the next check.
+ * stats cert, key, the CA files and the CRL files and reloads when any
+ * changed (added, replaced, removed), or when a CRL's thisUpdate or
+ * nextUpdate passed since the load (so every TLS context and session of the
+ * older generation is dropped). A reload that fails (say the new
+ * certificate is there but its key not yet) keeps the previous credentials
+ * and is tried again at the next check.
  */
 export class CredentialWatcher {
   private creds: Credentials | undefined;
   private signature = '';
+  /** CRL time boundaries passed when the current credentials were loaded. */
+  private epoch = 0;
   private generation = 0;
   private lastCheck = -Infinity;
   private pending: Promise<void> | undefined;
@@ -248,12 +315,13 @@ export class CredentialWatcher {
   private async check(): Promise<void> {
     this.lastCheck = this.clock.now();
     const sig = await this.fileSignature();
-    if (this.creds !== undefined && sig === this.signature) return;
+    if (this.creds !== undefined && sig === this.signature && this.creds.revocation.epoch(this.clock.now()) === this.epoch) return;
     try {
       const creds = await loadCredentials(this.paths);
       const first = this.creds === undefined;
       this.creds = creds;
       this.signature = sig;
+      this.epoch = creds.revocation.epoch(this.clock.now());
       this.generation++;
       if (!first) this.opts.onReload?.(creds);
     } catch (e) {
@@ -277,7 +345,10 @@ export class CredentialWatcher {
     await add(this.paths.caPath);
     try {
       const st = await fsp.stat(this.paths.caPath);
-      if (st.isDirectory()) for (const n of await caDirFiles(this.paths.caPath)) await add(join(this.paths.caPath, n));
+      if (st.isDirectory()) {
+        const l = await caDirListing(this.paths.caPath);
+        for (const n of [...l.certs, ...l.crls]) await add(join(this.paths.caPath, n));
+      }
     } catch {
       // missing CA path: already part of the signature
     }

@@ -1,12 +1,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { JpError } from '../../src/core/errors.js';
 import { CredentialWatcher, loadCaCertificates, loadCredentials } from '../../src/primary/credentials.js';
-import { CLIENT2_SUBJECT, CLIENT_SUBJECT, devCerts } from '../helpers/certs.js';
+import { CLIENT2_SUBJECT, CLIENT_SUBJECT, devCerts, makeCrl, privateCaDir } from '../helpers/certs.js';
 
 const certs = devCerts();
 let tmp: string;
@@ -75,6 +75,29 @@ describe('loadCredentials', () => {
     const r = await loadCaCertificates(dir);
     assert.equal(r.certs.length, 2);
     assert.deepEqual(r.files.map((f) => f.slice(dir.length + 1)).sort(), ['aaaa0000.0', 'bbbb1111.0']);
+    // the CRL file is read as a CRL: unusable, and tied to its CA by the grid name (aaaa0000.r0 ↔ aaaa0000.0)
+    assert.deepEqual(r.crlFiles, [join(dir, 'aaaa0000.r0')]);
+    assert.equal(r.revocation.count, 1);
+    const problems = r.revocation.problems(Date.now());
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /aaaa0000\.r0 of \/C=CZ\/O=jp-importer dev\/CN=jp-importer dev CA is unusable: cannot be parsed/);
+  });
+
+  it('reads the CRLs of a CA directory (several blocks in one file) and of a single bundle file', async () => {
+    const dir = join(tmp, 'grid-crl');
+    await mkdir(dir);
+    await copyFile(certs.ca, join(dir, 'aaaa0000.0'));
+    await copyFile(certs.rogueCa, join(dir, 'bbbb1111.0'));
+    const rogueSigner = { cert: certs.rogueCa, key: certs.rogueCaKey };
+    await writeFile(join(dir, 'aaaa0000.r0'), makeCrl({ revoke: [certs.serverRevoked] }) + makeCrl({ signer: rogueSigner }));
+    const r = await loadCaCertificates(dir);
+    assert.equal(r.revocation.count, 2);
+    assert.deepEqual(r.revocation.problems(Date.now()), []);
+    const bundle = join(tmp, 'bundle-crl.pem');
+    await writeFile(bundle, (await readFile(certs.ca, 'utf8')) + makeCrl({ revoke: [certs.serverRevoked] }));
+    const b = await loadCaCertificates(bundle);
+    assert.equal(b.certs.length, 1);
+    assert.equal(b.revocation.count, 1);
   });
 
   const cases: [string, () => Promise<{ certFile: string; keyFile: string; caPath: string }>, string][] = [
@@ -170,6 +193,56 @@ describe('CredentialWatcher', () => {
     now += 5000;
     assert.equal((await w.get()).generation, after2.generation);
     assert.equal(reloads.length, 1);
+  });
+
+  it('a CRL added, replaced in place (same size and mtime even), or removed makes a new generation', async () => {
+    const ca = privateCaDir(tmp, false);
+    const reloads: number[] = [];
+    const w = new CredentialWatcher(
+      { certFile: certs.client, keyFile: certs.clientKey, caPath: ca.dir },
+      { checkIntervalMs: 0, onReload: (c) => reloads.push(c.revocation.count) },
+    );
+    const g0 = (await w.get()).generation;
+    assert.equal((await w.get()).generation, g0, 'nothing changed');
+    const first = makeCrl({ revoke: [certs.serverRevoked] });
+    await writeFile(`${ca.crlFile}.tmp`, first);
+    await rename(`${ca.crlFile}.tmp`, ca.crlFile); // fetch-crl: write aside, rename over
+    const g1 = await w.get();
+    assert.equal(g1.generation, g0 + 1);
+    assert.equal(g1.creds.revocation.count, 1);
+    assert.deepEqual(g1.creds.revocation.problems(Date.now()), []);
+
+    // rewritten in place with a CRL of the same length, mtime put back: the inode's ctime still tells
+    const st = await stat(ca.crlFile);
+    let second = makeCrl({ revoke: [certs.server] });
+    for (let i = 0; i < 20 && second.length !== first.length; i++) second = makeCrl({ revoke: [certs.server] });
+    await writeFile(ca.crlFile, second);
+    await utimes(ca.crlFile, st.atime, st.mtime);
+    const g2 = await w.get();
+    assert.equal(g2.generation, g1.generation + 1, 'replaced in place');
+
+    await rm(ca.crlFile);
+    const g3 = await w.get();
+    assert.equal(g3.generation, g2.generation + 1, 'removed');
+    assert.equal(g3.creds.revocation.count, 0);
+    assert.deepEqual(reloads, [1, 1, 0]);
+  });
+
+  it("a CRL's nextUpdate (or thisUpdate) passing makes a new generation without any file change", async () => {
+    const ca = privateCaDir(tmp, false);
+    const t0 = Date.now();
+    await writeFile(ca.crlFile, makeCrl({ lastUpdate: new Date(t0 - 3_600_000), nextUpdate: new Date(t0 + 3_600_000) }));
+    let now = t0;
+    const w = new CredentialWatcher({ certFile: certs.client, keyFile: certs.clientKey, caPath: ca.dir }, { checkIntervalMs: 0, clock: { now: () => now } });
+    const g0 = await w.get();
+    assert.deepEqual(g0.creds.revocation.problems(now), []);
+    now = t0 + 1_800_000;
+    assert.equal((await w.get()).generation, g0.generation, 'nothing passed');
+    now = t0 + 3_600_000 + 2000;
+    const g1 = await w.get();
+    assert.equal(g1.generation, g0.generation + 1, 'nextUpdate passed');
+    assert.match(g1.creds.revocation.problems(now)[0] ?? '', /expired at/);
+    assert.equal((await w.get()).generation, g1.generation, 'stable afterwards');
   });
 
   it('throws JP_CREDENTIALS when nothing was ever loadable', async () => {
