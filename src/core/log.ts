@@ -21,6 +21,17 @@ export interface LogOptions {
   name?: string;
 }
 
+/** The key of a line's message text (pino's default, also read by pino-pretty for -g). */
+export const MESSAGE_KEY = 'msg';
+
+/**
+ * Keys pino writes on every line itself. A log call's object or a child
+ * binding must not use them: pino would write the key twice and JSON readers
+ * keep only the last value (test/core/log-keys.test.ts checks src/). A
+ * message's id is `id`, as in the outcome lines.
+ */
+export const LINE_KEYS = ['level', 'time', 'pid', 'hostname', 'name', MESSAGE_KEY] as const;
+
 /** Keys whose values are never written to logs (`*.x`: x one level down, in any top-level object). */
 export const REDACT = ['pwd', 'password', 'key', 'passphrase', '*.pwd', '*.password', '*.passphrase', 'url'];
 const CENSOR = '[redacted]';
@@ -65,6 +76,7 @@ export function createLogging(opts: LogOptions = {}): Logging {
   const base = {
     name: opts.name ?? 'jp-importer',
     level: opts.level ?? 'info',
+    messageKey: MESSAGE_KEY,
     redact: { paths: REDACT_TOP, censor: CENSOR },
     formatters: { log: censorNested, bindings: censorNested },
   };
@@ -77,6 +89,7 @@ export function createLogging(opts: LogOptions = {}): Logging {
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'hostname,pid,name',
       singleLine: true,
+      messageKey: MESSAGE_KEY,
       destination: opts.file ?? 2,
       append: true,
     });

@@ -42,11 +42,11 @@ export async function requeueTask(spec: RequeueSpec, deps: TaskDeps): Promise<Ta
         try {
           if (await spool.requeue(name, from)) {
             n++;
-            deps.log.debug({ spool: s.name, msg: name, from }, 'message requeued');
+            deps.log.debug({ spool: s.name, id: name, from }, 'message requeued');
           }
         } catch (e) {
           errors++;
-          deps.log.warn({ spool: s.name, msg: name, from, err: describeError(e) }, 'cannot requeue message');
+          deps.log.warn({ spool: s.name, id: name, from, err: describeError(e) }, 'cannot requeue message');
         }
       }
     }

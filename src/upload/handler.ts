@@ -65,7 +65,7 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
   const baseLog = deps.log ?? silentLogger;
 
   async function handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<Outcome> {
-    const log = baseLog.child({ msg: msg.name, kind: deps.kind });
+    const log = baseLog.child({ id: msg.name, kind: deps.kind });
     let m: UploadMessage;
     try {
       m = parseUploadMessage(body);

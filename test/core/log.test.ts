@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { censorNested, createLogging } from '../../src/core/log.js';
+import { censorNested, createLogging, LINE_KEYS, MESSAGE_KEY } from '../../src/core/log.js';
+import { badJsonLines } from '../helpers/strict-json.js';
 
 async function linesOf(fn: (file: string) => void): Promise<Record<string, unknown>[]> {
   const dir = await mkdtemp(join(tmpdir(), 'jp-log-'));
@@ -16,6 +17,17 @@ async function linesOf(fn: (file: string) => void): Promise<Record<string, unkno
     const file = join(dir, 'log.jsonl');
     fn(file);
     return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function rawLines(fn: (file: string) => void): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'jp-log-'));
+  try {
+    const file = join(dir, 'log.txt');
+    fn(file);
+    return await readFile(file, 'utf8');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -52,4 +64,29 @@ test('censorNested returns the very object when there is nothing to censor', () 
   assert.notEqual(c, s);
   assert.deepEqual(c, { nested: { pwd: '[redacted]' } });
   assert.deepEqual(s, { nested: { pwd: 'x' } });
+});
+
+test('LINE_KEYS are exactly the keys pino writes on a bare line (the keys log calls and bindings must not use)', async () => {
+  const [line] = await linesOf((file) => createLogging({ file }).logger.info('bare'));
+  assert.ok(line !== undefined);
+  assert.deepEqual(Object.keys(line).sort(), [...LINE_KEYS].sort());
+  assert.equal(line[MESSAGE_KEY], 'bare');
+});
+
+test('a child binding and a log call never repeat a key on the line (ids under `id`, the text under `msg`)', async () => {
+  const text = await rawLines((file) => {
+    const log = createLogging({ file }).logger.child({ worker: 'dump-1' }).child({ id: 'm-17', kind: 'dump' });
+    log.info({ jobid: 'https://lb:9000/a' }, 'job was not registered: registered it (failsafe registration)');
+  });
+  assert.deepEqual(badJsonLines(text), []);
+  const line = JSON.parse(text) as Record<string, unknown>;
+  assert.equal(line['id'], 'm-17');
+  assert.equal(line[MESSAGE_KEY], 'job was not registered: registered it (failsafe registration)');
+});
+
+test('-g (readable) shows the message text and the bindings', async () => {
+  const text = await rawLines((file) => createLogging({ file, format: 'pretty' }).logger.child({ id: 'm-17' }).warn({ reason: 'r' }, 'will retry'));
+  assert.match(text, /WARN.*will retry/);
+  assert.match(text, /"?id"?: ?"m-17"/);
+  assert.doesNotMatch(text, /hostname|"pid"/);
 });
