@@ -3,6 +3,7 @@
  * give up). Handlers call classify() on whatever they caught.
  */
 import { describeError, JpError, systemCode } from './errors.js';
+import { ftpReplyMeaning, FtpReplyError, type FtpMeaning } from './ftp-reply.js';
 import { delivered, giveUp, retryLater, type Contact, type Outcome } from './outcome.js';
 
 /** errno values the primary service puts into genericFault/code. */
@@ -26,11 +27,48 @@ const UNREACHABLE_SYSTEM_CODES = new Set([
 ]);
 /** HTTP statuses of a gateway or an overloaded service: nobody behind it answered. */
 const UNREACHABLE_HTTP_STATUSES = new Set([502, 503, 504]);
-/** FTP 421: service not available, closing the control connection. */
-const UNREACHABLE_FTP_CODES = new Set([421]);
+/**
+ * FTP refusals, decided by what the server meant (src/core/ftp-reply.ts
+ * reads it from the reply text and the command, then the code), never by
+ * the code alone: servers give the same refusal different codes.
+ *
+ *   meaning               examples                                   outcome      contact      in place (src/upload)
+ *   ────────────────────  ─────────────────────────────────────────  ───────────  ───────────  ─────────────────────────────
+ *   bad-name              553 File name not allowed; 501 bad arg     give up      answered     —
+ *   permission            550 …: Permission denied (ProFTPD);        retry later  answered     —
+ *                         553 Can't open that file: Permission
+ *                         denied (Pure-FTPd)
+ *   cannot-create         553 Could not create file. (vsftpd: no     retry later  answered     MKD of the directory, STOR again
+ *                         permission or no directory)
+ *   no-such-path          550 …: No such file or directory           retry later  answered     MKD of the directory, STOR again
+ *   exists                550 Overwrite permission denied            retry later  answered     —
+ *                         (ProFTPD AllowOverwrite off)
+ *   no-space              452/552, quota, disk full                  retry later  answered     —
+ *   login-refused         530 Login incorrect                        retry later  answered     —
+ *   not-implemented       500/502/504 (not OOPS)                     retry later  answered     APPE → STOR; no SIZE: trust 226
+ *   transfer-failed       425/426/450/451                            retry later  answered     reconnect, SIZE + APPE
+ *   session-failure       500 OOPS: … (vsftpd; also clear text on    retry later  answered     reconnect, SIZE + APPE
+ *                         a TLS control connection)
+ *   too-many-connections  421 too many connections from your         retry later  answered     the pool for that server
+ *                         address; 530 maximum number of clients                               shrinks, the upload waits
+ *   unavailable           421 Service not available (other)          retry later  unreachable  reconnect
+ *   other                 anything else                              retry later  answered     —
+ *
+ * Why: only a refusal of the name itself can never get better; everything
+ * else is the FTP server's state or setup (its permissions, directories,
+ * space, accounts, limits), which an operator can fix without touching the
+ * message, and retrying loses nothing (bounded by the give-up limit). A
+ * permission refusal is the same refusal whichever code the server chose.
+ * Only "service not available" says the server is not serving at all.
+ */
+const FTP_GIVE_UP = new Set<FtpMeaning>(['bad-name']);
+const FTP_UNREACHABLE = new Set<FtpMeaning>(['unavailable']);
 
-/** FTP replies that cannot get better by trying again. */
-const PERMANENT_FTP_CODES = new Set([501, 553]);
+/** The meaning of an FTP refusal (FtpReplyError carries it; a bare JP_FTP is read from its code and message). */
+export function ftpMeaningOf(error: JpError): FtpMeaning {
+  if (error instanceof FtpReplyError) return error.meaning;
+  return ftpReplyMeaning(error.ftpCode, '', 'session');
+}
 /** HTTP statuses that blame the request rather than the service or our setup. */
 const PERMANENT_HTTP_STATUSES = new Set([400, 413, 422]);
 /** Fault codes that are permanent refusals for any operation. */
@@ -55,8 +93,8 @@ export function contactOfError(error: unknown): Contact | undefined {
       case 'JP_HTTP_STATUS':
         return error.status !== undefined && UNREACHABLE_HTTP_STATUSES.has(error.status) ? 'unreachable' : 'answered';
       case 'JP_FTP':
-        if (error.ftpCode === undefined) return undefined;
-        return UNREACHABLE_FTP_CODES.has(error.ftpCode) ? 'unreachable' : 'answered';
+        if (error.ftpCode === undefined && !(error instanceof FtpReplyError)) return undefined;
+        return FTP_UNREACHABLE.has(ftpMeaningOf(error)) ? 'unreachable' : 'answered';
       default:
         return undefined;
     }
@@ -91,9 +129,7 @@ function decide(error: unknown, ctx: ClassifyContext): Outcome {
           ? giveUp(reason)
           : retryLater(reason);
       case 'JP_FTP':
-        return error.ftpCode !== undefined && PERMANENT_FTP_CODES.has(error.ftpCode)
-          ? giveUp(reason)
-          : retryLater(reason);
+        return FTP_GIVE_UP.has(ftpMeaningOf(error)) ? giveUp(reason) : retryLater(reason);
       case 'JP_CONFIG':
       case 'JP_NETWORK':
       case 'JP_TLS':

@@ -4,6 +4,7 @@ import { JpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { Spool } from '../maildir/spool.js';
 import { CredentialWatcher } from '../primary/credentials.js';
+import { clientTlsOptions } from '../primary/tls-trust.js';
 import type { PrimaryClient } from '../primary/client.js';
 import { primaryClientFor } from './primary-client.js';
 import { createUploadHandler, FtpPool } from '../upload/index.js';
@@ -38,10 +39,8 @@ export async function createUploadParts(spec: WorkerSpec, kind: 'dump' | 'sandbo
     timeoutMs: o.ftpTimeoutMs,
     explicitTls: o.ftpTls,
     log,
-    tls: async () => {
-      const { creds } = await watcher.get();
-      return { cert: creds.cert, key: creds.key, ca: [...creds.ca] };
-    },
+    // CA + CRL trust of the credential generation (one SecureContext each; ../primary/tls-trust.ts)
+    tls: async () => clientTlsOptions((await watcher.get()).creds),
   });
   const uh = createUploadHandler({
     kind,

@@ -5,6 +5,16 @@
  * `maxPerHost` clients per origin; idle clients close after `idleMs`; a
  * client whose connection broke is closed, never handed out again.
  *
+ * A server that refuses a new connection because it has too many (a
+ * per-client limit below `maxPerHost`: vsftpd `421 There are too many
+ * connections from your internet address`) while our other connections to
+ * it work is answered with fewer connections: the origin's limit shrinks to
+ * the connections it does accept and the upload waits for one of them —
+ * not an error, and not "server down". The limit grows back after
+ * `regrowMs`. A refusal while we hold no other connection is retried a few
+ * times (the server may not have noticed a connection we closed), then
+ * thrown (retry later; the server answered).
+ *
  * ftp://  plain, or explicit TLS (AUTH TLS) when `explicitTls` is set;
  * ftps:// implicit TLS. TLS presents the client certificate and verifies
  * the server against the CA given by `tls()` (called per new connection,
@@ -14,6 +24,7 @@ import { Socket } from 'node:net';
 import { createSecureContext, type ConnectionOptions } from 'node:tls';
 import { Client, FTPError } from 'basic-ftp';
 import { JpError } from '../core/errors.js';
+import { FtpReplyError, type FtpCommand } from '../core/ftp-reply.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { toFtpJpError } from './ftp-errors.js';
 
@@ -24,6 +35,10 @@ export interface FtpPoolOptions {
   idleMs?: number;
   /** basic-ftp timeout per command / stalled transfer (default 30 s). */
   timeoutMs?: number;
+  /** After a server limited our connections, try the full maxPerHost again after this long (default 5 min). */
+  regrowMs?: number;
+  /** Wait before connecting again when refused for too many connections while holding none (default 250 ms, doubling, 4 tries). */
+  crowdedRetryMs?: number;
   /** Use AUTH TLS on ftp:// destinations (default: plain). */
   explicitTls?: boolean;
   /**
@@ -114,13 +129,24 @@ interface Origin {
   active: number;
   idle: Idle[];
   waiters: Array<() => void>;
+  /** Connections the server accepts from us (maxPerHost until it refuses one for too many). */
+  limit: number;
+  /** When a shrunk limit is set back to maxPerHost. */
+  regrowAt: number;
 }
+
+/** Connect attempts refused for too many connections while we hold none, before giving up. */
+const CROWDED_TRIES = 4;
 
 export class FtpPool {
   private readonly origins = new Map<string, Origin>();
+  /** The TLS context each client connected with: one of an older credential generation (CRL, certificate) is not reused. */
+  private readonly contexts = new WeakMap<Client, unknown>();
   private readonly maxPerHost: number;
   private readonly idleMs: number;
   private readonly timeoutMs: number;
+  private readonly regrowMs: number;
+  private readonly crowdedRetryMs: number;
   private readonly log: Logger;
   private closed = false;
   private connects = 0;
@@ -130,6 +156,8 @@ export class FtpPool {
     this.maxPerHost = opts.maxPerHost ?? 4;
     this.idleMs = opts.idleMs ?? 30_000;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.regrowMs = opts.regrowMs ?? 300_000;
+    this.crowdedRetryMs = opts.crowdedRetryMs ?? 250;
     this.log = opts.log ?? silentLogger;
     if (!Number.isInteger(this.maxPerHost) || this.maxPerHost < 1) {
       throw new JpError('JP_CONFIG', `FTP pool maxPerHost must be a positive integer, got ${this.maxPerHost}`);
@@ -146,40 +174,66 @@ export class FtpPool {
     return { connects: this.connects, reuses: this.reuses, active, idle };
   }
 
+  /** Connections the pool opens to this target's origin at most now (maxPerHost unless the server limited us). */
+  limitFor(target: FtpTarget): number {
+    const o = this.origins.get(originKey(target));
+    return o === undefined ? this.maxPerHost : this.currentLimit(o);
+  }
+
   /** A logged-in client for this origin: an idle one, a new one, or the next one freed. */
   async acquire(target: FtpTarget, signal?: AbortSignal): Promise<FtpLease> {
-    const key = `${target.scheme}://${encodeURIComponent(target.user)}:${encodeURIComponent(target.password)}@[${target.host}]:${target.port}`;
+    const key = originKey(target);
     let origin = this.origins.get(key);
     if (origin === undefined) {
-      origin = { hints: { mkdirFirst: false }, active: 0, idle: [], waiters: [] };
+      origin = { hints: { mkdirFirst: false }, active: 0, idle: [], waiters: [], limit: this.maxPerHost, regrowAt: 0 };
       this.origins.set(key, origin);
     }
+    let crowded = 0;
+    // A client made with the TLS context of an older credential generation (changed CRL or certificate) is not reused.
+    const tlsNow = target.scheme === 'ftps' || this.opts.explicitTls === true ? (await this.opts.tls?.())?.secureContext : undefined;
     for (;;) {
       if (this.closed) throw new JpError('JP_ABORTED', 'FTP pool is closed');
       if (aborted(signal)) throw new JpError('JP_ABORTED', 'FTP upload aborted');
       let idle: Idle | undefined;
       while ((idle = origin.idle.pop()) !== undefined) {
         clearTimeout(idle.timer);
-        if (!idle.client.closed) {
+        if (!idle.client.closed && (tlsNow === undefined || this.contexts.get(idle.client) === tlsNow)) {
           origin.active++;
           this.reuses++;
           return this.lease(origin, idle.client, true);
         }
         idle.client.close();
       }
-      if (origin.active < this.maxPerHost) break;
-      await waitTurn(origin, signal);
-    }
-    origin.active++;
-    try {
-      const client = await this.connect(target, signal);
-      this.connects++;
-      return this.lease(origin, client, false);
-    } catch (e) {
-      origin.active--;
-      origin.waiters.shift()?.();
-      if (aborted(signal)) throw new JpError('JP_ABORTED', 'FTP connect aborted', { cause: e });
-      throw e instanceof JpError ? e : toFtpJpError(e, `FTP connect to ${target.scheme}://${target.host}:${target.port}`);
+      if (origin.active >= this.currentLimit(origin)) {
+        await waitTurn(origin, signal);
+        continue;
+      }
+      origin.active++;
+      try {
+        const client = await this.connect(target, signal);
+        this.connects++;
+        return this.lease(origin, client, false);
+      } catch (e) {
+        origin.active--;
+        origin.waiters.shift()?.();
+        if (aborted(signal)) throw new JpError('JP_ABORTED', 'FTP connect aborted', { cause: e });
+        const err = e instanceof JpError ? e : toFtpJpError(e, `FTP connect to ${target.scheme}://${target.host}:${target.port}`);
+        if (!(err instanceof FtpReplyError && err.meaning === 'too-many-connections')) throw err;
+        // Refused for too many connections: as many as we hold (or are opening) is what it takes.
+        const others = origin.active + origin.idle.length;
+        if (others > 0) {
+          if (others < origin.limit) {
+            origin.limit = others;
+            this.log.warn({ host: target.host, port: target.port, connections: others, reply: err.reply },
+              'the FTP server refuses more connections from us: using fewer');
+          }
+          origin.regrowAt = Date.now() + this.regrowMs;
+          continue;
+        }
+        // We hold none: the server may still count one we closed a moment ago.
+        if (++crowded >= CROWDED_TRIES) throw err;
+        await sleep(this.crowdedRetryMs * 2 ** (crowded - 1), signal);
+      }
     }
   }
 
@@ -217,6 +271,11 @@ export class FtpPool {
     return { client, reused, hints: origin.hints, release: () => finish(true), discard: () => finish(false) };
   }
 
+  private currentLimit(o: Origin): number {
+    if (o.limit < this.maxPerHost && Date.now() >= o.regrowAt) o.limit = this.maxPerHost;
+    return o.limit;
+  }
+
   private async connect(target: FtpTarget, signal?: AbortSignal): Promise<Client> {
     const client = new Client(this.timeoutMs);
     // Data connections without Nagle (as curl does): the last small segment
@@ -232,6 +291,7 @@ export class FtpPool {
     const onAbort = (): void => client.close();
     signal?.addEventListener('abort', onAbort, { once: true });
     let stage = 'connect to';
+    let command: FtpCommand = 'greeting';
     try {
       let secureOptions: ConnectionOptions = {};
       if (implicit || explicit) {
@@ -244,12 +304,16 @@ export class FtpPool {
       else await client.connect(target.host, target.port);
       if (explicit) {
         stage = 'AUTH TLS with';
+        command = 'AUTH TLS';
         await client.useTLS(secureOptions);
       }
       stage = 'login to';
+      command = 'login';
       await client.sendIgnoringError('OPTS UTF8 ON');
       await client.login(target.user, target.password);
+      command = 'setup';
       await client.useDefaultSettings();
+      if (secureOptions.secureContext !== undefined) this.contexts.set(client, secureOptions.secureContext);
       this.log.debug({ host: target.host, port: target.port, scheme: target.scheme }, 'FTP connected');
       return client;
     } catch (e) {
@@ -258,11 +322,27 @@ export class FtpPool {
         // TLS 1.3: a server refusing our certificate hangs up right after the handshake.
         throw new JpError('JP_TLS', `FTP ${stage} ${where}: the server closed the TLS connection before its greeting (client certificate refused?)`, { cause: e });
       }
-      throw toFtpJpError(e, `FTP ${stage} ${where}`);
+      throw toFtpJpError(e, `FTP ${stage} ${where}`, { command });
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+function originKey(target: FtpTarget): string {
+  return `${target.scheme}://${encodeURIComponent(target.user)}:${encodeURIComponent(target.password)}@[${target.host}]:${target.port}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 function waitTurn(origin: Origin, signal?: AbortSignal): Promise<void> {

@@ -7,20 +7,26 @@
  * thrown and the message is retried later. After a resumed transfer SIZE
  * must equal the local size: a short file is never reported as sent.
  *
- * A STOR refused before any data moved (550/553: no such directory) makes
- * the directory (MKD of the parent; then, if still refused, MKD of each
- * component as basic-ftp's ensureDir) and tries again: FTP servers do not
- * create parents on STOR.
+ * A STOR refused before any data moved because the directory is missing
+ * (by what the reply says, not its code: ProFTPD 550 "No such file or
+ * directory", vsftpd 553 "Could not create file.") makes the directory (MKD
+ * of the parent; then, if still refused, MKD of each component as
+ * basic-ftp's ensureDir) and tries again: FTP servers do not create parents
+ * on STOR. A refusal for permission or an existing file is not retried.
+ * Transfers go through ./ftp-transfer.ts, which reads the server's reply
+ * after a data-connection error (ProFTPD resets it just before its 550).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FTPError, type Client } from 'basic-ftp';
 import { JpError } from '../core/errors.js';
+import { ftpReplyMeaning, type FtpCommand } from '../core/ftp-reply.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { FileSender } from './file-sender.js';
 import { retryableInPlace, toFtpJpError } from './ftp-errors.js';
 import { parseFtpUrl, redactUrl, type FtpPool, type OriginHints } from './ftp-pool.js';
+import { storeFrom } from './ftp-transfer.js';
 
 export interface UploadSource {
   readonly handle: FileHandle;
@@ -57,8 +63,13 @@ export interface FtpUploadResult {
   readonly reusedConnection: boolean;
 }
 
-/** Replies meaning "command not implemented". */
-const NOT_IMPLEMENTED = new Set([500, 502, 504]);
+/** A reply meaning "command not implemented" (not a vsftpd `500 OOPS`). */
+const notImplemented = (e: FTPError, command: FtpCommand): boolean => ftpReplyMeaning(e.code, e.message, command) === 'not-implemented';
+
+/** The command a step is at, for the meaning of the server's reply. */
+interface Step {
+  command: FtpCommand;
+}
 
 export async function uploadFile(pool: FtpPool, destination: string, src: UploadSource, opts: FtpUploadOptions = {}): Promise<FtpUploadResult> {
   const target = parseFtpUrl(destination);
@@ -74,16 +85,18 @@ export async function uploadFile(pool: FtpPool, destination: string, src: Upload
     const onAbort = (): void => client.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const progress = { sent: 0 };
+    const step: Step = { command: 'SIZE' };
     try {
       let from = 0;
       if (resume) {
         from = await resumeOffset(client, target.path, src.size);
         resumedFrom.push(from);
       }
-      if (from < src.size || src.size === 0) await send(client, target.path, src, from, progress, lease.hints);
+      if (from < src.size || src.size === 0) await send(client, target.path, src, from, progress, lease.hints, step);
       // Always by default: a transfer cut so that the server sees a clean end
       // of file is answered 226 for a short file (found by the R9 chaos test).
       const verify = opts.verifySize ?? 'always';
+      step.command = 'SIZE';
       if (verify === 'always' || (verify === 'resumed' && resume)) await checkRemoteSize(client, target.path, src.size);
       lease.release();
       return { bytes: src.size, attempts: attempt, resumedFrom, reusedConnection: lease.reused };
@@ -91,7 +104,7 @@ export async function uploadFile(pool: FtpPool, destination: string, src: Upload
       // After a failed transfer the session state is unknown: never reuse it.
       lease.discard();
       if (aborted(opts.signal)) throw new JpError('JP_ABORTED', `${what}: aborted`, { cause: e });
-      const err = toFtpJpError(e, what);
+      const err = toFtpJpError(e, what, { command: step.command, established: true });
       if (attempt >= attempts || !retryableInPlace(err, progress.sent)) throw err;
       log.warn({ attempt, sent: progress.sent, reason: err.message }, 'FTP upload broke off; reconnecting to resume');
       resume = true;
@@ -113,35 +126,59 @@ async function resumeOffset(client: Client, path: string, size: number): Promise
   return remote !== undefined && remote > 0 && remote <= size ? remote : 0;
 }
 
-async function send(client: Client, path: string, src: UploadSource, from: number, progress: { sent: number }, hints: OriginHints): Promise<void> {
+async function send(
+  client: Client, path: string, src: UploadSource, from: number, progress: { sent: number }, hints: OriginHints, step: Step,
+): Promise<void> {
   if (from > 0) {
     try {
-      await transfer(src, from, progress, (s) => client.appendFrom(s, path));
+      step.command = 'APPE';
+      await transfer(src, from, progress, (s) => storeFrom(client, s, 'APPE', path));
       return;
     } catch (e) {
-      if (!(e instanceof FTPError && NOT_IMPLEMENTED.has(e.code) && progress.sent === 0)) throw e;
+      if (!(e instanceof FTPError && notImplemented(e, 'APPE') && progress.sent === 0)) throw e;
       // No APPE here: send everything.
     }
   }
-  const store = (): Promise<void> => transfer(src, 0, progress, (s) => client.uploadFrom(s, path));
+  const store = (): Promise<void> => {
+    step.command = 'STOR';
+    return transfer(src, 0, progress, (s) => storeFrom(client, s, 'STOR', path));
+  };
   const dir = posix.dirname(path);
-  const noDir = (e: unknown): boolean =>
-    e instanceof FTPError && (e.code === 550 || e.code === 553) && progress.sent === 0 && dir !== '/';
+  // Refused because the directory may be missing (not for permission, an existing file, space ...).
+  const noDir = (e: unknown): boolean => {
+    if (!(e instanceof FTPError) || progress.sent !== 0 || dir === '/') return false;
+    const m = ftpReplyMeaning(e.code, e.message, 'STOR');
+    return m === 'no-such-path' || m === 'cannot-create' || (m === 'other' && (e.code === 550 || e.code === 553));
+  };
+  const mkdir = async (): Promise<void> => {
+    step.command = 'MKD';
+    await client.sendIgnoringError(`MKD ${dir}`);
+  };
   // A server that needed the directory made once gets it made up front (one
   // MKD round trip instead of a refused STOR with its data connection).
-  if (hints.mkdirFirst && dir !== '/') await client.sendIgnoringError(`MKD ${dir}`);
+  if (hints.mkdirFirst && dir !== '/') await mkdir();
   try {
     await store();
   } catch (e) {
     if (!noDir(e)) throw e;
     // One MKD makes the usual single missing level (and all of them on servers with mkdir -p).
-    await client.sendIgnoringError(`MKD ${dir}`);
+    await mkdir();
     hints.mkdirFirst = true;
     try {
       await store();
     } catch (e2) {
       if (!noDir(e2)) throw e2;
-      await client.ensureDir(dir);
+      step.command = 'MKD';
+      try {
+        await client.ensureDir(dir);
+      } catch (e3) {
+        // The STOR's refusal says more than a failed MKD or CWD.
+        if (e3 instanceof FTPError) {
+          step.command = 'STOR';
+          throw e2;
+        }
+        throw e3;
+      }
       await store();
     }
   }
@@ -174,7 +211,7 @@ async function checkRemoteSize(client: Client, path: string, size: number): Prom
   try {
     remote = await remoteSize(client, path);
   } catch (e) {
-    if (e instanceof FTPError && NOT_IMPLEMENTED.has(e.code)) return; // no SIZE: trust 226
+    if (e instanceof FTPError && notImplemented(e, 'SIZE')) return; // no SIZE: trust 226
     throw e;
   }
   if (remote === undefined) return; // an answer without a number: trust 226
