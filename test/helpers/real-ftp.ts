@@ -17,6 +17,7 @@
  * (vsftpd `run_as_launching_user`, ProFTPD without User/Group and without
  * chroot; Pure-FTPd needs root and is skipped).
  */
+import { peerMissing } from './peers.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -289,7 +290,7 @@ function encodePath(ftpPath: string): string {
 export async function startVsftpd(t: AfterHook, opts: VsftpdOptions = {}): Promise<RealFtpServer | undefined> {
   const found = findServer('vsftpd');
   if ('missing' in found) {
-    t.skip(found.missing);
+    peerMissing(t, found.missing);
     return undefined;
   }
   const dir = await baseDir('vsftpd');
@@ -353,7 +354,7 @@ const LOGIN_HASH = '$6$jptestsalt$QQlhGmJcBViWfBKG8GbCvByTmSXt1BRx/xbA1rjAzw51Zb
 export async function startProftpd(t: AfterHook, opts: ProftpdOptions = {}): Promise<RealFtpServer | undefined> {
   const found = findServer('proftpd');
   if ('missing' in found) {
-    t.skip(found.missing);
+    peerMissing(t, found.missing);
     return undefined;
   }
   const dir = await baseDir('proftpd');
@@ -428,7 +429,7 @@ function purePw(bin: string): string | undefined {
 export async function startPureftpd(t: AfterHook, opts: PureftpdOptions = {}): Promise<RealFtpServer | undefined> {
   const found = findServer('pure-ftpd');
   if ('missing' in found) {
-    t.skip(found.missing);
+    peerMissing(t, found.missing);
     return undefined;
   }
   const pw = purePw(found.bin);
