@@ -27,8 +27,14 @@ export interface MessageQueue {
   giveUp(msg: ClaimedMessage, reason: string): Promise<FailureResult>;
   /** Return a claimed message unprocessed (shutdown). */
   release(msg: ClaimedMessage): Promise<void>;
-  /** Return claims of dead processes of this host to the queue. */
-  recover(): Promise<{ recovered: string[] }>;
+  /** Return claims of dead processes of this host to the queue (`skipped`: claims that could not be moved, with why). */
+  recover(): Promise<{ recovered: string[]; skipped?: readonly { entry: string; reason: string }[] }>;
+  /**
+   * Throws when claims from `from` cannot work at all (a directory missing,
+   * not writable, not a directory): tells a broken queue from one message
+   * that cannot be claimed. Absent: every claim error counts as the queue's.
+   */
+  checkClaim?(from: 'new' | 'post'): Promise<void>;
   /**
    * If `name` cannot be a message (reserved/unsafe name), set it aside with a
    * reason and return the name it was kept under; undefined when the name is fine.

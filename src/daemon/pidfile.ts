@@ -2,13 +2,19 @@
  * The daemon's pidfile, held with proper-lockfile (a `<pidfile>.lock`
  * directory whose mtime the holder refreshes). A second instance is refused
  * with the running pid; the lock of a dead process is taken over.
+ *
+ * The pidfile holds the pid alone (what service managers and `kill $(cat …)`
+ * expect), so a reused pid cannot be told apart here as it is for claims
+ * (../maildir/liveness.ts); it does not need to: the lock counts only while
+ * its holder refreshes it (stale after 10 s), so after a crash or a reboot
+ * the lock is stale and taken over whatever process has that pid by then.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { JpError, systemCode } from '../core/errors.js';
 import { writeFileAtomic } from '../maildir/fsutil.js';
-import { pidAlive } from '../maildir/spool.js';
+import { holderAlive } from '../maildir/liveness.js';
 
 export class AlreadyRunningError extends JpError {
   readonly pid: number;
@@ -44,7 +50,7 @@ export async function acquirePidfile(path: string, onCompromised: (err: Error) =
     } catch (e) {
       if (systemCode(e) !== 'ELOCKED') throw e;
       const pid = await readPid(path);
-      if (pid !== undefined && pid !== process.pid && pidAlive(pid)) throw new AlreadyRunningError(path, pid);
+      if (pid !== undefined && pid !== process.pid && holderAlive(pid)) throw new AlreadyRunningError(path, pid);
       // The holder may have locked a moment ago and not written its pid yet:
       // look again a few times before deciding the lock is a dead process's.
       if (attempt < 4) {

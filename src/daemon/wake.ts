@@ -23,10 +23,14 @@ export class Waker {
   private resolve: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private watches: DirWatch[] = [];
+  /** How often a lost watch was set up again (a directory that came back ends a backoff early). */
+  rewatches = 0;
 
   watch(dirs: readonly string[], log: Logger): void {
     for (const dir of dirs) {
-      const w = new DirWatch(dir, log, () => this.wake());
+      const w = new DirWatch(dir, log, () => this.wake(), () => {
+        this.rewatches++;
+      });
       this.watches.push(w);
       w.start();
     }
@@ -84,6 +88,7 @@ class DirWatch {
     private readonly dir: string,
     private readonly log: Logger,
     private readonly onEvent: () => void,
+    private readonly onBack: () => void = () => undefined,
   ) {
     this.name = basename(dir);
   }
@@ -135,7 +140,10 @@ class DirWatch {
       this.lost = undefined;
     }
     // Files may have arrived while nothing watched: one pass to find them.
-    if (again) this.onEvent();
+    if (again) {
+      this.onBack();
+      this.onEvent();
+    }
   }
 
   /**

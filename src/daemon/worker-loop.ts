@@ -11,6 +11,16 @@
  * Worker life cycle: starting → running → draining (no new claims, in-flight
  * finish within the grace period) → aborting (signal raised, unfinished
  * messages released back) → stopped.
+ *
+ * Failures never flood the log nor stop the worker:
+ * - claiming fails for the queue as a whole (new/ not writable, cur/ not a
+ *   directory: the queue's checkClaim says so) or the scan fails: the pass
+ *   ends with one log line and the next waits pollMs, doubling with each
+ *   failing pass up to a minute; a good pass resets it;
+ * - a claim fails for one message only (e.g. a directory of another user),
+ *   or its outcome cannot be recorded (it is then returned to the queue):
+ *   one log line, and that message is left alone for 30 s, doubling up to
+ *   an hour, while the others go on.
  */
 import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -20,6 +30,7 @@ import type { Logger } from '../core/log.js';
 import { contactOf, type Outcome } from '../core/outcome.js';
 import type { ClaimedMessage, MessageQueue } from '../core/queue.js';
 import { peekJob } from '../messages/peek.js';
+import { Backoff, SkipList } from './backoff.js';
 import { DestinationGate, type GateChange, type GatePolicy, type GateSnapshot } from './destination-gate.js';
 import type { MessageHandler } from './handler.js';
 import { Waker } from './wake.js';
@@ -58,13 +69,25 @@ export interface WorkerLoopOptions {
   onOutcome?: (e: OutcomeEvent) => void;
   /** Called once the queue is initialised, recovered and watched. */
   onReady?: () => void;
-  /** Called when recording an outcome failed (the worker should exit so its claims are recovered). */
+  /**
+   * Called when recording an outcome failed and the message could not even
+   * be returned to the queue (the worker should exit so its claims are
+   * recovered). A failure that returning the message survives is not fatal.
+   */
   onFatal?: (err: unknown) => void;
   /** Hold messages while the destination does not answer (absent: every message is tried on its own). */
   gate?: GatePolicy;
   /** Called when the gate closes (also again after each failed probe) and when it reopens. */
   onGateChange?: (change: GateChange, gate: GateSnapshot) => void;
+  /** How long a message that cannot be claimed or recorded is first left alone (doubling to an hour). Default 30 s. */
+  holdBackMs?: number;
 }
+
+/** Passes that fail as a whole wait pollMs, doubling up to this. */
+export const PASS_BACKOFF_CAP_MS = 60_000;
+/** A message that cannot be claimed or recorded is left alone this long, doubling up to MESSAGE_SKIP_CAP_MS. */
+export const MESSAGE_SKIP_FIRST_MS = 30_000;
+export const MESSAGE_SKIP_CAP_MS = 3_600_000;
 
 export class WorkerLoop {
   state: WorkerState = 'starting';
@@ -78,7 +101,12 @@ export class WorkerLoop {
   private busy = 0;
   private slotWaiters: (() => void)[] = [];
   private nextRetryScan = 0;
-  private claimFailed = false;
+  /** Why the current pass cannot claim at all (set by a claim whose queue check failed): ends the pass. */
+  private passError: { error: unknown } | undefined;
+  /** The queue check of the current pass, per source (one check however many claims fail). */
+  private queueChecks = new Map<'new' | 'post', Promise<{ error: unknown } | undefined>>();
+  private readonly passBackoff: Backoff;
+  private readonly skips: SkipList;
   private done: Promise<void> | undefined;
   private readonly gate: DestinationGate | undefined;
 
@@ -86,6 +114,8 @@ export class WorkerLoop {
     this.o = opts;
     this.clock = opts.clock ?? systemClock;
     this.gate = opts.gate === undefined ? undefined : new DestinationGate(opts.gate);
+    this.passBackoff = new Backoff(opts.pollMs, Math.max(opts.pollMs, PASS_BACKOFF_CAP_MS));
+    this.skips = new SkipList(opts.holdBackMs ?? MESSAGE_SKIP_FIRST_MS, MESSAGE_SKIP_CAP_MS);
     // One abort listener per message in flight (handlers pass the signal on).
     setMaxListeners(opts.concurrency * 4 + 16, this.abort.signal);
   }
@@ -129,23 +159,37 @@ export class WorkerLoop {
   private async loop(): Promise<void> {
     const { queue, log } = this.o;
     await queue.init();
-    const { recovered } = await queue.recover();
+    const { recovered, skipped } = await queue.recover();
     if (recovered.length > 0) log.warn({ count: recovered.length }, 'returned claims of dead processes to the queue');
+    for (const k of skipped ?? []) {
+      log.error({ file: k.entry, spool: queue.root, err: k.reason }, 'cannot return a claim of a dead process to the queue; left where it is');
+    }
     this.waker.watch([queue.watchDir], log);
     if (!this.stopping) this.state = 'running';
     this.o.onReady?.();
     while (!this.stopping) {
       let claimed = 0;
+      let failed: { error: unknown; scan: boolean } | undefined;
       try {
         claimed = await this.pass();
+        if (this.passError !== undefined) failed = { error: this.passError.error, scan: false };
       } catch (err) {
-        log.error({ err: describeError(err), spool: queue.root }, 'scanning the spool failed; will try again');
-        await this.waker.wait(this.o.pollMs);
-        await queue.init().catch(() => undefined);
+        failed = { error: err, scan: true };
+      }
+      if (failed !== undefined) {
+        // One line per failing pass, then a doubling wait (arrivals do not cut it short).
+        const waitMs = this.passBackoff.next();
+        log.error({ err: describeError(failed.error), spool: queue.root, failures: this.passBackoff.failures, retryInMs: waitMs },
+          failed.scan ? 'scanning the spool failed; backing off' : 'cannot claim messages in this spool; backing off');
+        await this.sleepFor(waitMs);
+        if (failed.scan) await queue.init().catch(() => undefined);
         continue;
       }
-      if ((claimed === 0 || this.claimFailed) && !this.stopping) {
-        this.claimFailed = false;
+      if (this.passBackoff.failures > 0) {
+        log.info({ spool: queue.root, failures: this.passBackoff.failures }, 'the spool works again');
+        this.passBackoff.reset();
+      }
+      if (claimed === 0 && !this.stopping) {
         const now = this.clock.now();
         const held = this.gate !== undefined && this.gate.state !== 'open';
         // While held, only the probe time matters; a probe waits for older attempts
@@ -161,8 +205,20 @@ export class WorkerLoop {
     this.state = 'stopped';
   }
 
+  /**
+   * Sleep ms of real time, whatever arrives meanwhile; returns early only when
+   * stopping or when the watched directory was set up again (it came back).
+   */
+  private async sleepFor(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const rewatches = this.waker.rewatches;
+    for (let left = ms; left > 0 && !this.stopping && this.waker.rewatches === rewatches; left = until - Date.now()) await this.waker.wait(left);
+  }
+
   /** One pass over new/ (and post/ when a retry scan is due). Returns the number of claims started. */
   private async pass(): Promise<number> {
+    this.passError = undefined;
+    this.queueChecks.clear();
     const now = this.clock.now();
     const admission = this.gate?.admit(now, this.inflight.size) ?? 'all';
     if (admission === 'none') return 0;
@@ -180,7 +236,7 @@ export class WorkerLoop {
     }
     let claimed = 0;
     try {
-      for (let i = 0; sources.length > 0 && !this.stopping && (probe ? claimed < 1 : this.gateOpen); i++) {
+      for (let i = 0; sources.length > 0 && !this.stopping && this.passError === undefined && (probe ? claimed < 1 : this.gateOpen); i++) {
         const idx = i % sources.length;
         const src = sources[idx] as (typeof sources)[number];
         const r = await src.it.next();
@@ -203,8 +259,15 @@ export class WorkerLoop {
 
   private async dispatch(name: string, from: 'new' | 'post'): Promise<boolean> {
     const { queue, log } = this.o;
+    if (this.skips.size > 0 && this.skips.held(`${from}/${name}`, this.clock.now())) return false;
     if (from === 'new') {
-      const kept = await queue.refuseName(name);
+      let kept: string | undefined;
+      try {
+        kept = await queue.refuseName(name);
+      } catch (err) {
+        await this.claimFailed(name, from, err);
+        return false;
+      }
       if (kept !== undefined) {
         this.counts.gaveUp++;
         log.error({ id: kept, file: name, outcome: 'giveup' }, 'refused a file with a reserved or unsafe name');
@@ -216,8 +279,8 @@ export class WorkerLoop {
     while (this.busy >= c || this.inflight.size >= 2 * c) {
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     }
-    // Stopping, or the gate closed while waiting for room (a probe is dispatched in state probing).
-    if (this.stopping || this.gate?.state === 'closed') return false;
+    // Stopping, the gate closed while waiting for room (a probe is dispatched in state probing), or claims cannot work.
+    if (this.stopping || this.gate?.state === 'closed' || this.passError !== undefined) return false;
     // The claim runs inside the in-flight task, so claims of several names overlap.
     this.busy++;
     const p: Promise<void> = this.claimAndProcess(name, from).finally(() => {
@@ -254,14 +317,45 @@ export class WorkerLoop {
     try {
       msg = await this.o.queue.claim(name, from);
     } catch (err) {
-      // e.g. EACCES: logged, and the loop sleeps a poll interval before the next pass.
-      this.claimFailed = true;
-      this.o.log.error({ file: name, from, err: describeError(err) }, 'cannot claim a message');
+      await this.claimFailed(name, from, err);
       this.probeLost();
       return;
     }
     if (msg !== undefined) await this.process(msg, free);
-    else this.probeLost();
+    else {
+      if (this.skips.size > 0) this.skips.clear(`${from}/${name}`); // gone: claimed elsewhere
+      this.probeLost();
+    }
+  }
+
+  /**
+   * A claim (or a refusal of a bad name) failed. When the queue's check
+   * says claims cannot work at all, the pass ends (one line, by the loop);
+   * else it is this message's problem: one line, and it is left alone for a
+   * while.
+   */
+  private async claimFailed(name: string, from: 'new' | 'post', err: unknown): Promise<void> {
+    const broken = await this.checkQueue(from, err);
+    if (broken !== undefined) {
+      this.passError ??= broken;
+      return;
+    }
+    const retryInMs = this.skips.skip(`${from}/${name}`, this.clock.now());
+    this.o.log.error({ id: name, from, spool: this.o.queue.root, err: describeError(err), outcome: 'skipped', retryInMs },
+      'cannot claim this message; the others go on, this one is tried again later');
+  }
+
+  /** The queue's own check, once per pass and source; without one, the claim's error is the queue's. */
+  private checkQueue(from: 'new' | 'post', err: unknown): Promise<{ error: unknown } | undefined> {
+    let p = this.queueChecks.get(from);
+    if (p === undefined) {
+      const check = this.o.queue.checkClaim?.bind(this.o.queue);
+      p = check === undefined
+        ? Promise.resolve({ error: err })
+        : check(from).then(() => undefined, (error: unknown) => ({ error }));
+      this.queueChecks.set(from, p);
+    }
+    return p;
   }
 
   /** A probe that was not sent after all (claim lost or failed): probe again with another message. */
@@ -345,10 +439,22 @@ export class WorkerLoop {
           log.error({ ...base, outcome: 'giveup', reason: outcome.reason }, 'gave up');
           break;
       }
+      if (this.skips.size > 0) this.skips.clear(`${msg.from}/${msg.name}`); // held back before: done now
       this.o.onOutcome?.({ ...base, outcome: reported });
     } catch (err) {
-      log.fatal({ ...base, err: describeError(err) }, 'could not record the outcome; the claim stays until this worker is restarted');
-      this.o.onFatal?.(err);
+      // Recording failed (a file system refusing one move): return the message as it was and leave it alone for a while.
+      try {
+        await queue.release(msg);
+      } catch {
+        log.fatal({ ...base, err: describeError(err) }, 'could not record the outcome nor return the message; the claim stays until this worker is restarted');
+        this.o.onFatal?.(err);
+        return;
+      }
+      const retryInMs = this.skips.skip(`${msg.from}/${msg.name}`, this.clock.now());
+      this.counts.released++;
+      log.error({ ...base, outcome: 'released', err: describeError(err), retryInMs },
+        'could not record the outcome; message returned to the queue and tried again later');
+      this.o.onOutcome?.({ ...base, outcome: 'released' });
     }
   }
 }

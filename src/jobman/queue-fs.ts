@@ -2,28 +2,26 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
-import { fsyncDir, readBounded, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
+import { fsyncDir, moveNoReplace, readBounded, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
 
 export const REASON_SUFFIX = '.reason';
 const MAX_TRIES = 10;
 
 type PlaceResult = 'ok' | 'exists' | 'gone';
 
-/** Put `from` at `to` without replacing anything there (hard link, or a copy across devices). */
+/**
+ * Put `from` at `to` without replacing anything there: on one file system
+ * a hard link, or a rename where no link can be made (another user's file
+ * under fs.protected_hardlinks, a directory, a FIFO: ../maildir/fsutil.ts
+ * moveNoReplace); across file systems a copy (then `from` is left for the
+ * caller to remove, as after a link).
+ */
 async function place(from: string, to: string): Promise<PlaceResult> {
   try {
-    await fsp.link(from, to);
-    return 'ok';
+    const r = await moveNoReplace(from, to);
+    return r === 'moved' ? 'ok' : r;
   } catch (e) {
-    const code = systemCode(e);
-    if (code === 'EEXIST') {
-      const [a, b] = await Promise.all([fsp.lstat(from).catch(() => undefined), fsp.lstat(to).catch(() => undefined)]);
-      if (a === undefined) return 'gone';
-      // Same file already there: a crash between link and unlink.
-      return b !== undefined && a.ino === b.ino && a.dev === b.dev ? 'ok' : 'exists';
-    }
-    if (code === 'ENOENT') return 'gone';
-    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw e;
+    if (systemCode(e) !== 'EXDEV') throw e;
   }
   try {
     await fsp.copyFile(from, to, constants.COPYFILE_EXCL);

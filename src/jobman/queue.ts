@@ -2,7 +2,7 @@
  * jobman's own queue layout as a MessageQueue, so existing jobman
  * deployments go through the importer's claim / retry / give-up loop:
  *
- *   iqueue/<sub>/<uid>.req ─claim→ <statedir>/<sub>/work/<uid>.req:<pid>@<host>
+ *   iqueue/<sub>/<uid>.req ─claim→ <statedir>/<sub>/work/<uid>.req:<pid>-<life>@<host>
  *   work/ ─delivered→ oqueue/<sub>/<uid>.req
  *   work/ ─give up→   equeue/<sub>/<uid>.req  + <uid>.req.reason (JSON, reason inside)
  *   work/ ─retry→     <statedir>/<sub>/retry/<uid>.req (+ .meta, mtime = next attempt) ─due→ work/
@@ -13,19 +13,26 @@
  * The state directory (default `<parent of iqueue>/.jp-jobman`) is outside
  * the folders jobman reads, so jobman itself never trips over it; it must be
  * on the same file system as iqueue (claims are renames).
+ *
+ * As in the maildir spool, one request the importer cannot touch (another
+ * user's, mode 0000, a directory…) is that request's outcome, never a stop
+ * of the queue: moves fall back to rename where no link can be made, an
+ * unstampable due time stays in the .meta, an unreadable request is given up
+ * with the reason.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
-import { JpError, systemCode } from '../core/errors.js';
+import { describeError, JpError, systemCode } from '../core/errors.js';
 import type { ClaimedMessage, FailureResult, MessageQueue } from '../core/queue.js';
-import { ensureDir, renameIfExists, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
+import { ensureDir, readSidecar, renameIfExists, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
+import { holderAlive, ownLife } from '../maildir/liveness.js';
 import { claimName, metaName, parseClaimName, sanitizeHost } from '../maildir/names.js';
 import {
   afterFailure, DEFAULT_RETRY_POLICY, giveUpMeta, parseMeta, serializeMeta, type MessageMeta, type RetryPolicy,
 } from '../maildir/retry-state.js';
-import { pidAlive } from '../maildir/spool.js';
+import type { IsAlive, SkippedEntry } from '../maildir/spool.js';
 import type { JobmanConfig } from './config-types.js';
 import { mkdirKeep, moveInto, readLimited, REASON_SUFFIX } from './queue-fs.js';
 import { REQUEST_SUFFIX } from './request.js';
@@ -47,6 +54,8 @@ export interface JobmanQueueOptions {
   readonly clock?: Clock;
   readonly host?: string;
   readonly pid?: number;
+  /** Recorded in claims beside the pid; default this process's when `pid` is not given. */
+  readonly life?: string;
   readonly policy?: RetryPolicy;
   readonly random?: () => number;
   /** Leave files younger than this for a later scan (producers writing in place). Default 0. */
@@ -75,6 +84,7 @@ export class JobmanQueue implements MessageQueue {
   readonly watchDir: string;
   readonly host: string;
   readonly pid: number;
+  readonly life: string | undefined;
   readonly dirs: { readonly in: string; readonly out: string; readonly err: string; readonly work: string; readonly retry: string };
   private readonly o: JobmanQueueOptions;
   private readonly clock: Clock;
@@ -86,6 +96,7 @@ export class JobmanQueue implements MessageQueue {
     this.clock = opts.clock ?? systemClock;
     this.host = sanitizeHost(opts.host ?? hostname());
     this.pid = opts.pid ?? process.pid;
+    this.life = opts.life ?? (opts.pid === undefined || opts.pid === process.pid ? ownLife() : undefined);
     this.policy = opts.policy ?? DEFAULT_RETRY_POLICY;
     this.random = opts.random ?? Math.random;
     const state = join(opts.statedir, opts.sub);
@@ -125,16 +136,17 @@ export class JobmanQueue implements MessageQueue {
       if (name.startsWith('.') || e.isDirectory()) continue;
       const kind = CONTROL_FILES[name];
       if (kind !== undefined) {
-        await this.control(name, kind);
+        // one that cannot be moved is tried again on the next scan
+        await this.control(name, kind).catch(() => undefined);
         continue;
       }
-      if (!e.isFile()) {
-        await this.refuse(name, 'not a regular file (symbolic links and devices are not read)');
-        continue;
-      }
-      const why = wrongRequestName(name);
+      const badName = e.isFile() ? wrongRequestName(name) : undefined;
+      const why = !e.isFile() ? 'not a regular file (symbolic links and devices are not read)'
+        : badName === undefined ? undefined : `bad request file name ${JSON.stringify(name)}: ${badName}`;
       if (why !== undefined) {
-        await this.refuse(name, `bad request file name ${JSON.stringify(name)}: ${why}`);
+        // Refused on the spot; one that cannot be moved (e.g. another user's under a sticky iqueue) is handed to
+        // the loop, whose claim fails for it alone: logged and held back, the others go on.
+        if ((await this.refuse(name, why).then(() => true, () => false)) === false) yield name;
         continue;
       }
       if (minAge > 0) {
@@ -145,21 +157,36 @@ export class JobmanQueue implements MessageQueue {
     }
   }
 
+  /** Due retries: by mtime, or by the .meta where the mtime could not be stamped (see Spool.scanDue). */
   async *scanDue(now = this.clock.now()): AsyncGenerator<string> {
     for await (const e of await fsp.opendir(this.dirs.retry, { bufferSize: 128 })) {
       if (e.name.startsWith('.') || e.name.endsWith('.meta')) continue;
       try {
-        const st = await fsp.stat(join(this.dirs.retry, e.name));
-        if (st.mtimeMs <= now) yield e.name;
+        const st = await fsp.lstat(join(this.dirs.retry, e.name));
+        if (st.mtimeMs > now) continue;
+        if (st.mtimeMs <= st.ctimeMs) {
+          const meta = await this.readMeta(e.name);
+          if (meta !== undefined && meta.nextAttemptAt > now) continue;
+        }
+        yield e.name;
       } catch (err) {
         if (systemCode(err) !== 'ENOENT') throw err;
       }
     }
   }
 
+  /** Whether claims can work at all (the source folder and work/ are writable directories); throws what is wrong. */
+  async checkClaim(from: 'new' | 'post' = 'new'): Promise<void> {
+    for (const dir of [from === 'new' ? this.dirs.in : this.dirs.retry, this.dirs.work]) {
+      const st = await fsp.stat(dir);
+      if (!st.isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+      await fsp.access(dir, fsConstants.W_OK | fsConstants.X_OK);
+    }
+  }
+
   async claim(name: string, from: 'new' | 'post' = 'new'): Promise<ClaimedMessage | undefined> {
     const src = join(from === 'new' ? this.dirs.in : this.dirs.retry, name);
-    const path = join(this.dirs.work, claimName(name, this.pid, this.host));
+    const path = join(this.dirs.work, claimName(name, this.pid, this.host, this.life));
     if (!(await renameIfExists(src, path))) return undefined;
     return { name, path, from, meta: await this.readMeta(name) };
   }
@@ -180,7 +207,12 @@ export class JobmanQueue implements MessageQueue {
     const meta = decision.meta;
     await writeFileAtomic(join(this.dirs.retry, metaName(msg.name)), serializeMeta(meta), 0o600);
     const due = new Date(meta.nextAttemptAt);
-    await fsp.utimes(msg.path, due, due);
+    try {
+      await fsp.lutimes(msg.path, due, due);
+    } catch (e) {
+      // another user's request: only its owner may set its times; the .meta keeps the due time (scanDue)
+      if (systemCode(e) !== 'EPERM' && systemCode(e) !== 'EACCES') throw e;
+    }
     await fsp.rename(msg.path, join(this.dirs.retry, msg.name));
     return { state: 'post', nextAttemptAt: meta.nextAttemptAt, attempts: meta.attempts };
   }
@@ -193,8 +225,10 @@ export class JobmanQueue implements MessageQueue {
     await moveInto(msg.path, msg.from === 'post' ? this.dirs.retry : this.dirs.in, msg.name, this.clock.now());
   }
 
-  async recover(isAlive: (pid: number) => boolean = pidAlive): Promise<{ recovered: string[]; foreign: number }> {
+  /** Claims of processes of this host that are gone (or whose pid was reused) back to iqueue; unmovable ones listed in `skipped`. */
+  async recover(isAlive: IsAlive = holderAlive): Promise<{ recovered: string[]; foreign: number; skipped: SkippedEntry[] }> {
     const recovered: string[] = [];
+    const skipped: SkippedEntry[] = [];
     let foreign = 0;
     for await (const e of await fsp.opendir(this.dirs.work, { bufferSize: 128 })) {
       if (e.name.startsWith('.')) continue;
@@ -203,10 +237,14 @@ export class JobmanQueue implements MessageQueue {
         foreign++;
         continue;
       }
-      if (isAlive(c.pid)) continue;
-      if ((await moveInto(join(this.dirs.work, e.name), this.dirs.in, c.name, this.clock.now())) !== undefined) recovered.push(c.name);
+      if (isAlive(c.pid, c.life)) continue;
+      try {
+        if ((await moveInto(join(this.dirs.work, e.name), this.dirs.in, c.name, this.clock.now())) !== undefined) recovered.push(c.name);
+      } catch (err) {
+        skipped.push({ entry: `work/${e.name}`, reason: describeError(err) });
+      }
     }
-    return { recovered, foreign };
+    return { recovered, foreign, skipped };
   }
 
   async refuseName(name: string): Promise<string | undefined> {
@@ -218,19 +256,21 @@ export class JobmanQueue implements MessageQueue {
   /** The give-up record kept beside a file in equeue/<sub>/. */
   async readReason(name: string): Promise<MessageMeta | undefined> {
     try {
-      return parseMeta(await fsp.readFile(join(this.dirs.err, name + REASON_SUFFIX), 'utf8'));
+      const text = await readSidecar(join(this.dirs.err, name + REASON_SUFFIX), 64 * 1024);
+      return text === undefined ? undefined : parseMeta(text);
     } catch (e) {
       if (systemCode(e) === 'ENOENT') return undefined;
       throw e;
     }
   }
 
+  /** Retry state; undefined when absent or unusable (attempts then start again). */
   private async readMeta(name: string): Promise<MessageMeta | undefined> {
     try {
-      return parseMeta(await fsp.readFile(join(this.dirs.retry, metaName(name)), 'utf8'));
-    } catch (e) {
-      if (systemCode(e) === 'ENOENT') return undefined;
-      throw e;
+      const text = await readSidecar(join(this.dirs.retry, metaName(name)), 64 * 1024);
+      return text === undefined ? undefined : parseMeta(text);
+    } catch {
+      return undefined;
     }
   }
 
@@ -243,7 +283,7 @@ export class JobmanQueue implements MessageQueue {
   /** Claim a non-request straight out of iqueue and keep it in equeue with the reason. */
   private async refuse(name: string, reason: string): Promise<string | undefined> {
     const safe = name.replace(/[/\0]/g, '_');
-    const path = join(this.dirs.work, claimName(safe, this.pid, this.host));
+    const path = join(this.dirs.work, claimName(safe, this.pid, this.host, this.life));
     if (!(await renameIfExists(join(this.dirs.in, name), path))) return undefined;
     const meta = giveUpMeta(undefined, reason, this.clock.now());
     return moveInto(path, this.dirs.err, safe, this.clock.now(), serializeMeta(meta));
@@ -251,7 +291,7 @@ export class JobmanQueue implements MessageQueue {
 
   private async control(name: string, kind: ControlKind): Promise<void> {
     const target = name + controlSuffix(this.clock.now());
-    const path = join(this.dirs.work, claimName(name, this.pid, this.host));
+    const path = join(this.dirs.work, claimName(name, this.pid, this.host, this.life));
     if (!(await renameIfExists(join(this.dirs.in, name), path))) return;
     const moved = await moveInto(path, this.dirs.out, target, this.clock.now());
     if (moved !== undefined) this.o.onControl?.(kind, join(this.dirs.out, moved));

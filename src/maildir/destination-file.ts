@@ -4,12 +4,15 @@
  * it reopens, so that `jp-importer status` (a separate process reading only
  * the disk) can say why messages wait although their retry time has passed.
  * Informational: not fsynced; a file left by a dead process of this host is
- * removed by the next worker on that spool and ignored by status.
+ * removed by the next worker on that spool and ignored by status. The record
+ * keeps the writer's life (./liveness.ts) so that a reused pid does not keep
+ * it alive.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { systemCode } from '../core/errors.js';
 import { parseJsonRecord } from '../core/json.js';
+import { holderAlive, LIFE_PATTERN, ownLife } from './liveness.js';
 import { sanitizeHost } from './names.js';
 
 export const DESTINATION_FILE_PREFIX = 'destination-down.';
@@ -21,6 +24,8 @@ export interface DestinationDown {
   readonly version: 1;
   readonly pid: number;
   readonly host: string;
+  /** The writer's life (start time and boot), when known. */
+  readonly life?: string;
   /** Worker id (`reg`, `dump-1`, …). */
   readonly worker: string;
   /** Epoch ms: first attempt without an answer in this outage. */
@@ -51,11 +56,12 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 export function parseDestinationDown(text: string): DestinationDown | undefined {
   const o = parseJsonRecord(text);
   if (o === undefined) return undefined;
-  const { pid, host, worker, since, nextProbeAt, failures, reason } = o;
+  const { pid, host, worker, since, nextProbeAt, failures, reason, life } = o;
   if (o['version'] !== 1 || !isTime(pid) || pid === 0 || typeof host !== 'string' || typeof worker !== 'string') return undefined;
   if (!isTime(since) || !isTime(nextProbeAt) || !isTime(failures) || typeof reason !== 'string') return undefined;
+  if (life !== undefined && (typeof life !== 'string' || !LIFE_PATTERN.test(life))) return undefined;
   return {
-    version: 1, pid, host: host.slice(0, 255), worker: worker.slice(0, 64), since, nextProbeAt, failures,
+    version: 1, pid, host: host.slice(0, 255), ...(life !== undefined ? { life } : {}), worker: worker.slice(0, 64), since, nextProbeAt, failures,
     reason: reason.slice(0, MAX_REASON),
   };
 }
@@ -64,11 +70,12 @@ export function serializeDestinationDown(d: DestinationDown): string {
   return JSON.stringify({ ...d, reason: d.reason.replace(/[\r\n]+/g, ' ').slice(0, MAX_REASON) }) + '\n';
 }
 
-/** Write (replace) this process's record: temporary file, then rename. */
+/** Write (replace) this process's record: temporary file, then rename. This process's life is added when not given. */
 export async function writeDestinationDown(root: string, d: DestinationDown): Promise<void> {
   const path = join(root, destinationFileName(d.pid, d.host));
   const tmp = `${path}.tmp`;
-  await fsp.writeFile(tmp, serializeDestinationDown(d), { mode: 0o600 });
+  const life = d.life ?? (d.pid === process.pid ? ownLife() : undefined);
+  await fsp.writeFile(tmp, serializeDestinationDown(life === undefined ? d : { ...d, life }), { mode: 0o600 });
   await fsp.rename(tmp, path);
 }
 
@@ -121,11 +128,13 @@ export async function readDestinationRecords(root: string): Promise<DestinationR
   return out;
 }
 
-/** Remove records left by processes of this host that no longer run. Returns how many. */
-export async function removeStaleDestinationRecords(root: string, host: string, isAlive: (pid: number) => boolean): Promise<number> {
+/** Remove records left by processes of this host that no longer run (or whose pid was reused). Returns how many. */
+export async function removeStaleDestinationRecords(
+  root: string, host: string, isAlive: (pid: number, life?: string) => boolean = holderAlive,
+): Promise<number> {
   let n = 0;
   for (const r of await readDestinationRecords(root)) {
-    if (r.host !== sanitizeHost(host) || isAlive(r.pid)) continue;
+    if (r.host !== sanitizeHost(host) || isAlive(r.pid, r.record?.life)) continue;
     await removeDestinationDown(root, r.pid, r.host);
     n++;
   }

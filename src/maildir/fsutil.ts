@@ -1,6 +1,6 @@
 /** Small durable file-system helpers shared by the spool code. */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, readSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
 
@@ -72,6 +72,51 @@ export async function renameIfExists(from: string, to: string): Promise<boolean>
   }
 }
 
+/** Errors of link() that say "no hard link here" rather than "no access": a rename can still do the move. */
+const NO_LINK_CODES = new Set(['EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+export type MoveResult = 'moved' | 'exists' | 'gone';
+
+/**
+ * Move `from` to `to` without replacing anything at `to`: hard-link, then
+ * unlink the source ('exists' when `to` is taken, 'gone' when `from` is).
+ *
+ * Where no hard link can be made — a file of another user under
+ * fs.protected_hardlinks=1, a directory, a FIFO or symlink of another user,
+ * a file system without links — it falls back to rename() after checking
+ * that `to` is free: rename has none of link's restrictions, and the only
+ * race left (something created at `to` between the check and the rename) is
+ * for names that only their own message uses.
+ *
+ * When `to` already is the same file as `from` (a crash between link and
+ * unlink earlier), only the source is removed.
+ */
+export async function moveNoReplace(from: string, to: string): Promise<MoveResult> {
+  try {
+    await fsp.link(from, to);
+  } catch (e) {
+    const code = systemCode(e);
+    if (code === 'EEXIST') {
+      const [a, b] = await Promise.all([fsp.lstat(from).catch(() => undefined), fsp.lstat(to).catch(() => undefined)]);
+      if (a === undefined) return 'gone';
+      if (b !== undefined && a.ino === b.ino && a.dev === b.dev) {
+        await unlinkIfExists(from);
+        return 'moved';
+      }
+      return 'exists';
+    }
+    if (code === 'ENOENT') {
+      if ((await fsp.lstat(from).catch(() => undefined)) === undefined) return 'gone';
+      throw e; // the target directory is missing
+    }
+    if (code === undefined || !NO_LINK_CODES.has(code)) throw e;
+    if ((await fsp.lstat(to).catch((err: unknown) => (systemCode(err) === 'ENOENT' ? undefined : 'unknown'))) !== undefined) return 'exists';
+    return (await renameIfExists(from, to)) ? 'moved' : 'gone';
+  }
+  await unlinkIfExists(from);
+  return 'moved';
+}
+
 /*
  * Synchronous variants for the per-message metadata operations of a worker
  * (claim, delivered): a rename or unlink of a spool entry takes a few µs in
@@ -111,6 +156,39 @@ export async function ensureDir(path: string, mode: number): Promise<void> {
 }
 
 /**
+ * Opening a message never follows a symlink and never blocks: O_NONBLOCK
+ * makes a FIFO open at once (it is then refused as not a regular file)
+ * instead of waiting for a writer; it changes nothing for regular files.
+ */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** Owner and mode of a path for an error text ("owner uid 4242, mode 0600"), or '' when it cannot be seen. */
+export function describeOwner(path: string): string {
+  try {
+    const st = lstatSync(path);
+    return `owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * What opening a message for reading failed with, as the error to act on:
+ * a symlink, or a file this process may not read (another user's, mode
+ * 0000), is a property of that message that no retry changes, so it is a
+ * JP_MALFORMED_MESSAGE (kept aside with the reason); anything else as is.
+ */
+function openError(path: string, what: string, e: unknown): unknown {
+  const code = systemCode(e);
+  if (code === 'ELOOP') return new JpError('JP_MALFORMED_MESSAGE', `${what} is a symbolic link`, { cause: e });
+  if (code === 'EACCES' || code === 'EPERM') {
+    const owner = describeOwner(path);
+    return new JpError('JP_MALFORMED_MESSAGE', `${what} cannot be read by this process${owner === '' ? '' : ` (${owner})`}`, { cause: e });
+  }
+  return e;
+}
+
+/**
  * Read a whole (claimed) file without following a symlink, refusing more
  * than maxBytes without reading it. `what` names it in errors ("message").
  */
@@ -118,10 +196,9 @@ export async function readBounded(path: string, maxBytes: number, what: string):
   if (maxBytes <= SMALL_READ) return readBoundedSync(path, maxBytes, what);
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fh = await fsp.open(path, READ_FLAGS);
   } catch (e) {
-    if (systemCode(e) === 'ELOOP') throw new JpError('JP_MALFORMED_MESSAGE', `${what} is a symbolic link`, { cause: e });
-    throw e;
+    throw openError(path, what, e);
   }
   try {
     const st = await fh.stat();
@@ -146,10 +223,9 @@ const SMALL_READ = 64 * 1024;
 function readBoundedSync(path: string, maxBytes: number, what: string): Buffer {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(path, READ_FLAGS);
   } catch (e) {
-    if (systemCode(e) === 'ELOOP') throw new JpError('JP_MALFORMED_MESSAGE', `${what} is a symbolic link`, { cause: e });
-    throw e;
+    throw openError(path, what, e);
   }
   try {
     const st = fstatSync(fd);
@@ -205,4 +281,34 @@ export async function forEachLimited(n: number, concurrency: number, fn: (i: num
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, worker));
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * A small sidecar file's text (retry state, records): never follows a
+ * symlink, never blocks on a FIFO, undefined when it is missing, not a
+ * regular file or larger than maxBytes. Other errors are thrown.
+ */
+export async function readSidecar(path: string, maxBytes: number): Promise<string | undefined> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, READ_FLAGS);
+  } catch (e) {
+    const code = systemCode(e);
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > maxBytes) return undefined;
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return buf.subarray(0, off).toString('utf8');
+  } finally {
+    await fh.close();
+  }
 }

@@ -5,11 +5,15 @@
  * writes `<sec>_<usec>_<pid>_<seq>.<host>` (same leading time, unique across
  * processes on one host and across hosts sharing a spool).
  *
- * Claimed names in cur/: `<name>:<pid>@<host>` — the claimer is recorded in
- * the name itself, so the claim is one atomic rename.
+ * Claimed names in cur/: `<name>:<pid>-<life>@<host>` — the claimer is
+ * recorded in the name itself, so the claim is one atomic rename. `<life>`
+ * (`<start ticks>-<boot id prefix>`, see ./liveness.ts) tells a reused pid
+ * apart; `<name>:<pid>@<host>` (older versions, or no /proc) is read too.
  *
  * Sidecars: `<name>.meta` beside a message in post/ and undeliverable/.
  */
+import { LIFE_PATTERN } from './liveness.js';
+
 export const META_SUFFIX = '.meta';
 
 /** Host part safe for a file name (no '/', ':', '@' or blanks). */
@@ -50,24 +54,43 @@ export function badMessageName(name: string): string | undefined {
   return undefined;
 }
 
-export function claimName(name: string, pid: number, host: string): string {
-  return `${name}:${pid}@${sanitizeHost(host)}`;
+export function claimName(name: string, pid: number, host: string, life?: string): string {
+  return `${name}:${holderTag(pid, life)}@${sanitizeHost(host)}`;
+}
+
+/** `<pid>` or `<pid>-<life>`: how a holder is written in claim and record names. */
+export function holderTag(pid: number, life?: string): string {
+  return life === undefined || !LIFE_PATTERN.test(life) ? String(pid) : `${pid}-${life}`;
 }
 
 export interface ClaimParts {
   readonly name: string;
   readonly pid: number;
   readonly host: string;
+  /** The holder's life, when the claim records one. */
+  readonly life?: string;
+}
+
+export interface HolderParts {
+  readonly pid: number;
+  readonly host: string;
+  readonly life?: string;
+}
+
+/** `<pid>[-<life>]@<host>` → its parts; undefined for anything else. */
+export function parseHolder(text: string): HolderParts | undefined {
+  const m = /^(\d{1,10})(?:-(\d{1,20}-[0-9a-f]{8}))?@([A-Za-z0-9.-]+)$/.exec(text);
+  if (m === null) return undefined;
+  const pid = Number(m[1]);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  return m[2] === undefined ? { pid, host: m[3] as string } : { pid, host: m[3] as string, life: m[2] };
 }
 
 export function parseClaimName(claimed: string): ClaimParts | undefined {
   const colon = claimed.lastIndexOf(':');
   if (colon <= 0) return undefined;
-  const m = /^(\d{1,10})@([A-Za-z0-9.-]+)$/.exec(claimed.slice(colon + 1));
-  if (m === null) return undefined;
-  const pid = Number(m[1]);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  return { name: claimed.slice(0, colon), pid, host: m[2] as string };
+  const h = parseHolder(claimed.slice(colon + 1));
+  return h === undefined ? undefined : { name: claimed.slice(0, colon), ...h };
 }
 
 export function metaName(name: string): string {

@@ -4,22 +4,31 @@
  * instant leaves every message in some state directory (at worst delivered
  * twice, never lost).
  *
- *   producer ─store→ tmp/ ─link→ new/ ─claim→ cur/<name>:<pid>@<host>
+ *   producer ─store→ tmp/ ─link→ new/ ─claim→ cur/<name>:<pid>-<life>@<host>
  *   cur/ ─delivered→ (removed, with its tmp/ twin)
  *   cur/ ─retry→ post/ (+ .meta, mtime = next attempt) ─due→ cur/
  *   cur/ ─give up→ undeliverable/ (+ .meta with the reason)
  *   cur/ of a dead process ─recover→ new/
+ *   post/, undeliverable/ ─requeue→ cur/ (the requeuer's claim) → new/
+ *
+ * One message the daemon cannot touch never stops the others: a message
+ * it may not link (another user's file under fs.protected_hardlinks, a
+ * directory, a FIFO) is moved by rename instead; one whose time it may not
+ * set keeps its next attempt in the .meta only; one it may not read, or
+ * that is not a regular file, is given up with the reason (see
+ * ./fsutil.ts). What fails for a single entry is that entry's outcome.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
-import { systemCode } from '../core/errors.js';
+import { describeError, systemCode } from '../core/errors.js';
 import {
-  ensureDir, forEachLimited, fsyncDir, fsyncFile, readBounded, renameIfExists, renameIfExistsSync, syncFileSystem, unlinkIfExists,
-  unlinkIfExistsSync, writeFileAtomic, writeNewFile,
+  ensureDir, forEachLimited, fsyncDir, fsyncFile, moveNoReplace, readBounded, readSidecar, renameIfExists, renameIfExistsSync,
+  syncFileSystem, unlinkIfExists, unlinkIfExistsSync, writeFileAtomic, writeNewFile,
 } from './fsutil.js';
 import { DIR_MODE, FILE_MODE, LEGACY_WORK_DIR, pathOf, SPOOL_DIRS, dirOf, type SpoolDir } from './layout.js';
+import { holderAlive, ownLife } from './liveness.js';
 import { badMessageName, claimName, generateName, isMetaName, metaName, parseClaimName, sanitizeHost } from './names.js';
 import {
   afterFailure, DEFAULT_RETRY_POLICY, giveUpMeta, parseMeta, serializeMeta,
@@ -30,9 +39,22 @@ export interface SpoolOptions {
   clock?: Clock;
   host?: string;
   pid?: number;
+  /** The claimer's life (./liveness.ts); default this process's when `pid` is not given, none otherwise. */
+  life?: string;
   policy?: RetryPolicy;
   random?: () => number;
 }
+
+/** Liveness of a recorded holder: pid and, when recorded, its life (./liveness.ts). */
+export type IsAlive = (pid: number, life?: string) => boolean;
+
+/** An entry recover() or init() could not move, left where it is. */
+export interface SkippedEntry {
+  readonly entry: string;
+  readonly reason: string;
+}
+
+export type RequeueResult = 'moved' | 'gone' | 'exists';
 
 export interface ClaimedMessage {
   /** Message name (the id shown in logs and by `status`/`show`). */
@@ -54,11 +76,14 @@ export interface StoreOptions {
 }
 
 const MAX_NAME_TRIES = 10;
+const MAX_META_BYTES = 64 * 1024;
 
 export class Spool {
   readonly root: string;
   readonly host: string;
   readonly pid: number;
+  /** Recorded in this process's claims beside the pid; undefined when unknown. */
+  readonly life: string | undefined;
   readonly policy: RetryPolicy;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -72,6 +97,7 @@ export class Spool {
     this.clock = opts.clock ?? systemClock;
     this.host = sanitizeHost(opts.host ?? hostname());
     this.pid = opts.pid ?? process.pid;
+    this.life = opts.life ?? (opts.pid === undefined || opts.pid === process.pid ? ownLife() : undefined);
     this.policy = opts.policy ?? DEFAULT_RETRY_POLICY;
     this.random = opts.random ?? Math.random;
   }
@@ -85,21 +111,29 @@ export class Spool {
     return this.dir('new');
   }
 
-  /** Create the directories (0700) and adopt messages left in a legacy work/. */
-  async init(): Promise<{ adopted: number }> {
+  /**
+   * Create the directories (0700) and adopt messages left in a legacy work/.
+   * An entry that cannot be moved is left there and listed in `skipped`.
+   */
+  async init(): Promise<{ adopted: number; skipped: SkippedEntry[] }> {
     await ensureDir(this.root, DIR_MODE);
     for (const d of SPOOL_DIRS) await ensureDir(this.dir(d), DIR_MODE);
     let adopted = 0;
+    const skipped: SkippedEntry[] = [];
     const work = dirOf(this.root, LEGACY_WORK_DIR);
     try {
       for await (const e of await fsp.opendir(work)) {
         if (e.name.startsWith('.')) continue;
-        if (await this.moveNoClobber(join(work, e.name), 'new', e.name)) adopted++;
+        try {
+          if ((await this.moveNoClobber(join(work, e.name), 'new', e.name)) !== undefined) adopted++;
+        } catch (err) {
+          skipped.push({ entry: `${LEGACY_WORK_DIR}/${e.name}`, reason: describeError(err) });
+        }
       }
     } catch (e) {
       if (systemCode(e) !== 'ENOENT') throw e;
     }
-    return { adopted };
+    return { adopted, skipped };
   }
 
   /** Store a message durably: tmp/ (O_EXCL, 0600) → write → fsync → link into new/. */
@@ -186,17 +220,41 @@ export class Spool {
     }
   }
 
-  /** Names in post/ whose next attempt is due (mtime ≤ now), as a stream. */
+  /**
+   * Names in post/ whose next attempt is due, as a stream. The due time is
+   * the file's mtime (one lstat per entry); a file whose mtime was not set
+   * to it (stamping refused: another user's file; or one the C importer put
+   * there) has an mtime no later than its ctime, and then its .meta decides.
+   */
   async *scanDue(now = this.clock.now()): AsyncGenerator<string> {
     const post = this.dir('post');
     for await (const e of await fsp.opendir(post, { bufferSize: 128 })) {
       if (e.name.startsWith('.') || isMetaName(e.name)) continue;
       try {
-        const st = await fsp.stat(join(post, e.name));
-        if (st.mtimeMs <= now) yield e.name;
+        const st = await fsp.lstat(join(post, e.name));
+        if (st.mtimeMs > now) continue;
+        if (st.mtimeMs <= st.ctimeMs) {
+          const meta = await this.readMeta('post', e.name);
+          if (meta !== undefined && meta.nextAttemptAt > now) continue;
+        }
+        yield e.name;
       } catch (err) {
         if (systemCode(err) !== 'ENOENT') throw err;
       }
+    }
+  }
+
+  /**
+   * Whether claims can work at all (`from` and cur/ are writable
+   * directories), to tell a broken spool from one message that cannot be
+   * claimed. Throws what is wrong.
+   */
+  async checkClaim(from: 'new' | 'post' = 'new'): Promise<void> {
+    for (const d of [from, 'cur'] as const) {
+      const dir = this.dir(d);
+      const st = await fsp.stat(dir);
+      if (!st.isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+      await fsp.access(dir, fsConstants.W_OK | fsConstants.X_OK);
     }
   }
 
@@ -207,7 +265,7 @@ export class Spool {
    * would cost more CPU than the rename itself.
    */
   async claim(name: string, from: 'new' | 'post' = 'new'): Promise<ClaimedMessage | undefined> {
-    const path = this.prefix.cur + claimName(name, this.pid, this.host);
+    const path = this.prefix.cur + claimName(name, this.pid, this.host, this.life);
     if (!renameIfExistsSync(this.prefix[from] + name, path)) return undefined;
     // Only messages from post/ have retry state (recover() sends a claim with state back to post/).
     return { name, path, from, meta: from === 'post' ? await this.readMeta('post', name) : undefined };
@@ -229,7 +287,7 @@ export class Spool {
    * goes through the thread pool so the event loop is never held by it.
    */
   async delivered(msg: ClaimedMessage): Promise<void> {
-    unlinkIfExistsSync(this.prefix.tmp + msg.name);
+    this.dropTwin(msg.name);
     if (msg.from === 'post') await Promise.all([unlinkIfExists(msg.path), unlinkIfExists(this.prefix.post + metaName(msg.name))]);
     else await unlinkIfExists(msg.path);
   }
@@ -247,7 +305,13 @@ export class Spool {
     const meta = decision.meta;
     await writeFileAtomic(pathOf(this.root, 'post', metaName(msg.name)), serializeMeta(meta), FILE_MODE);
     const due = new Date(meta.nextAttemptAt);
-    await fsp.utimes(msg.path, due, due);
+    try {
+      // lutimes: a symlink's own time, never its target's
+      await fsp.lutimes(msg.path, due, due);
+    } catch (e) {
+      // Only the owner may set a file's times (another user's message): the .meta keeps the due time (see scanDue).
+      if (systemCode(e) !== 'EPERM' && systemCode(e) !== 'EACCES') throw e;
+    }
     await fsp.rename(msg.path, pathOf(this.root, 'post', msg.name));
     return { state: 'post', nextAttemptAt: meta.nextAttemptAt, attempts: meta.attempts };
   }
@@ -265,12 +329,14 @@ export class Spool {
 
   /**
    * Claims in cur/ held by processes of this host that are no longer alive
-   * go back to the queue: to post/ (due at once) when the message has retry
+   * (gone, or their pid now names another process: see ./liveness.ts) go
+   * back to the queue: to post/ (due at once) when the message has retry
    * state there, else to new/. Claims of live processes and of other hosts
-   * are left alone.
+   * are left alone; a claim that cannot be moved is listed in `skipped`.
    */
-  async recover(isAlive: (pid: number) => boolean = pidAlive): Promise<{ recovered: string[]; foreign: number }> {
+  async recover(isAlive: IsAlive = holderAlive): Promise<{ recovered: string[]; foreign: number; skipped: SkippedEntry[] }> {
     const recovered: string[] = [];
+    const skipped: SkippedEntry[] = [];
     let foreign = 0;
     for await (const e of await fsp.opendir(this.dir('cur'), { bufferSize: 128 })) {
       if (e.name.startsWith('.')) continue;
@@ -279,35 +345,54 @@ export class Spool {
         foreign++;
         continue;
       }
-      if (isAlive(c.pid)) continue;
-      const hasState = (await this.readMeta('post', c.name)) !== undefined;
-      if (await this.moveNoClobber(pathOf(this.root, 'cur', e.name), hasState ? 'post' : 'new', c.name)) recovered.push(c.name);
+      if (isAlive(c.pid, c.life)) continue;
+      try {
+        const hasState = (await this.readMeta('post', c.name)) !== undefined;
+        if ((await this.moveNoClobber(pathOf(this.root, 'cur', e.name), hasState ? 'post' : 'new', c.name)) !== undefined) recovered.push(c.name);
+      } catch (err) {
+        skipped.push({ entry: `cur/${e.name}`, reason: describeError(err) });
+      }
     }
-    return { recovered, foreign };
+    return { recovered, foreign, skipped };
   }
 
   /**
    * Operator's requeue: move a message from post/ or undeliverable/ back to
    * new/ with its retry state dropped (attempts start again). Safe while
-   * workers run; false when the message is not there (already requeued, or
-   * a worker claimed it from post/) or new/ holds a message of that name.
+   * workers run: the message is first claimed (renamed into cur/ under this
+   * process's claim), so a worker claiming it from post/ at the same moment
+   * finds nothing and it cannot end up in two places; then it is moved into
+   * new/ without replacing anything there. 'gone' when it is not there
+   * (already requeued, or a worker claimed it), 'exists' when new/ holds a
+   * message of that name (it then stays where it was). A crash in between
+   * leaves an ordinary claim of a dead process, which recover() returns.
    */
-  async requeue(name: string, from: 'post' | 'undeliverable'): Promise<boolean> {
-    if (badMessageName(name) !== undefined) return false;
+  async requeueMessage(name: string, from: 'post' | 'undeliverable'): Promise<RequeueResult> {
+    if (badMessageName(name) !== undefined) return 'gone';
     const src = pathOf(this.root, from, name);
-    try {
-      // link, not rename: a message of the same name in new/ is never overwritten
-      await fsp.link(src, pathOf(this.root, 'new', name));
-    } catch (e) {
-      const code = systemCode(e);
-      if (code === 'ENOENT' || code === 'EEXIST') return false;
-      throw e;
-    }
-    await unlinkIfExists(src);
+    const claimed = pathOf(this.root, 'cur', claimName(name, this.pid, this.host, this.life));
+    const into = pathOf(this.root, 'new', name);
+    if ((await fsp.lstat(into).catch(() => undefined)) !== undefined) return 'exists';
+    if (!(await renameIfExists(src, claimed))) return 'gone';
+    // The retry state goes while the message is ours: once in new/, a worker may claim it and write a new one.
     await unlinkIfExists(pathOf(this.root, from, metaName(name)));
     if (from === 'undeliverable') await unlinkIfExists(pathOf(this.root, 'post', metaName(name)));
+    const moved = await moveNoReplace(claimed, into).catch(async (e: unknown) => {
+      await this.moveNoClobber(claimed, from, name); // put it back; the error is the caller's
+      throw e;
+    });
+    if (moved === 'exists') {
+      await this.moveNoClobber(claimed, from, name); // new/ got that name meanwhile: back where it was (without retry state)
+      return 'exists';
+    }
+    if (moved === 'gone') return 'gone';
     await fsyncDir(this.dir('new'));
-    return true;
+    return 'moved';
+  }
+
+  /** requeueMessage, answering whether it moved. */
+  async requeue(name: string, from: 'post' | 'undeliverable'): Promise<boolean> {
+    return (await this.requeueMessage(name, from)) === 'moved';
   }
 
   /** A name in new/ that cannot be a message: keep it aside at once. */
@@ -315,7 +400,7 @@ export class Spool {
     const why = badMessageName(name);
     if (why === undefined) return undefined;
     const safe = `refused_${this.clock.now()}_${this.pid}_${++this.seq}.${this.host}`;
-    const claimed = pathOf(this.root, 'cur', claimName(safe, this.pid, this.host));
+    const claimed = pathOf(this.root, 'cur', claimName(safe, this.pid, this.host, this.life));
     if (!(await renameIfExists(pathOf(this.root, 'new', name), claimed))) return undefined;
     const reason = `bad message file name ${JSON.stringify(name)}: ${why}`;
     await this.moveToUndeliverable({ name: safe, path: claimed, from: 'new', meta: undefined },
@@ -323,61 +408,63 @@ export class Spool {
     return safe;
   }
 
+  /** The retry state beside a message; undefined when there is none or it cannot be used (absent, unreadable, not valid). */
   async readMeta(dir: 'post' | 'undeliverable', name: string): Promise<MessageMeta | undefined> {
     try {
-      return parseMeta(await fsp.readFile(pathOf(this.root, dir, metaName(name)), 'utf8'));
-    } catch (e) {
-      if (systemCode(e) === 'ENOENT') return undefined;
-      throw e;
+      const text = await readSidecar(pathOf(this.root, dir, metaName(name)), MAX_META_BYTES);
+      return text === undefined ? undefined : parseMeta(text);
+    } catch {
+      return undefined; // attempts start again: nothing is lost but the history
     }
   }
 
   private async moveToUndeliverable(msg: ClaimedMessage, meta: MessageMeta): Promise<FailureResult> {
-    await writeFileAtomic(pathOf(this.root, 'undeliverable', metaName(msg.name)), serializeMeta(meta), FILE_MODE);
-    await this.moveNoClobber(msg.path, 'undeliverable', msg.name);
+    const text = serializeMeta(meta);
+    await writeFileAtomic(pathOf(this.root, 'undeliverable', metaName(msg.name)), text, FILE_MODE);
+    const kept = await this.moveNoClobber(msg.path, 'undeliverable', msg.name);
+    // the name was taken: the reason goes beside the name it was kept under
+    if (kept !== undefined && kept !== msg.name) {
+      await writeFileAtomic(pathOf(this.root, 'undeliverable', metaName(kept)), text, FILE_MODE);
+      await unlinkIfExists(pathOf(this.root, 'undeliverable', metaName(msg.name)));
+    }
     await fsyncDir(this.dir('undeliverable'));
-    await unlinkIfExists(pathOf(this.root, 'tmp', msg.name));
+    this.dropTwin(msg.name);
     await unlinkIfExists(pathOf(this.root, 'post', metaName(msg.name)));
     return { state: 'undeliverable', reason: meta.gaveUpReason ?? meta.lastError };
   }
 
   /**
-   * Move `from` to `<dir>/<name>` without overwriting anything there: link,
-   * then unlink the source. If the target is the same file already (a crash
-   * between the two steps), only the source is removed. Returns false when
-   * the source is gone (another process moved it).
+   * Remove the tmp/ twin the LB library leaves: best effort, the message is
+   * done either way (something that is not a file of ours, such as a
+   * directory, is left there).
    */
-  private async moveNoClobber(from: string, dir: SpoolDir, name: string): Promise<boolean> {
-    let target = name;
+  private dropTwin(name: string): void {
+    try {
+      unlinkIfExistsSync(this.prefix.tmp + name);
+    } catch {
+      /* kept */
+    }
+  }
+
+  /**
+   * Move `from` to `<dir>/<name>` (or `<name>.<ms>_<n>` when that is taken)
+   * without overwriting anything there (./fsutil.ts moveNoReplace: link and
+   * unlink, or rename where no link can be made). Returns the name used, or
+   * undefined when the source is gone (another process moved it).
+   */
+  private async moveNoClobber(from: string, dir: SpoolDir, name: string): Promise<string | undefined> {
     for (let i = 0; i < MAX_NAME_TRIES; i++) {
-      const to = pathOf(this.root, dir, target);
-      try {
-        await fsp.link(from, to);
-        await unlinkIfExists(from);
-        return true;
-      } catch (e) {
-        const code = systemCode(e);
-        if (code === 'ENOENT') return false;
-        if (code !== 'EEXIST') throw e;
-        const [a, b] = await Promise.all([fsp.stat(from).catch(() => undefined), fsp.stat(to).catch(() => undefined)]);
-        if (a === undefined) return false;
-        if (b !== undefined && a.ino === b.ino && a.dev === b.dev) {
-          await unlinkIfExists(from);
-          return true;
-        }
-        target = `${name}.${this.clock.now()}_${i}`;
-      }
+      const target = i === 0 ? name : `${name}.${this.clock.now()}_${i}`;
+      const r = await moveNoReplace(from, pathOf(this.root, dir, target));
+      if (r === 'moved') return target;
+      if (r === 'gone') return undefined;
     }
     throw new Error(`could not move ${from} into ${dir}/: names taken`);
   }
 }
 
-/** true while a process with this pid exists (EPERM means it exists). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return systemCode(e) === 'EPERM';
-  }
-}
+/**
+ * true while the recorded holder runs: the pid, and its life when recorded
+ * (./liveness.ts holderAlive; kept under this name for its importers).
+ */
+export const pidAlive: IsAlive = holderAlive;

@@ -1,8 +1,11 @@
 /**
  * `jp-importer requeue`: move messages from undeliverable/ and/or post/
  * back to new/ with their retry state dropped (attempts start again), all
- * of them (--all) or by id (think postsuper -r). Each move is Spool.requeue,
- * one rename, so it is safe while workers run.
+ * of them (--all) or by id (think postsuper -r). Each move is
+ * Spool.requeueMessage: the message is claimed first (one rename into cur/),
+ * then moved into new/ without replacing anything, so it is safe while
+ * workers run: a worker claiming it from post/ at the same moment cannot
+ * leave it in two places.
  *
  * Exit codes: 0 every requested message moved (or nothing to do with
  * --all); 1 some ids not found (or not moved because new/ already holds
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describeError } from '../core/errors.js';
 import { isMetaName } from '../maildir/names.js';
-import { Spool } from '../maildir/spool.js';
+import { Spool, type RequeueResult } from '../maildir/spool.js';
 import { eachEntry, lstatIfExists } from './dir-stream.js';
 import { locate } from './locate.js';
 import { toJson, write } from './output.js';
@@ -59,8 +62,6 @@ function badArgs(o: RequeueOptions): string | undefined {
   }
   return undefined;
 }
-
-const inNew = async (t: OpsSubtree, name: string): Promise<boolean> => (await lstatIfExists(join(t.root, 'new', name))) !== undefined;
 
 export async function runRequeue(opts: RequeueOptions, out: Writable, err: Writable = process.stderr): Promise<number> {
   const bad = badArgs(opts);
@@ -108,13 +109,18 @@ async function requeueAll(t: OpsSubtree, areas: RequeueArea[], r: RequeueReport)
     try {
       await eachEntry(join(t.root, from), async (name) => {
         if (isMetaName(name)) return;
-        if (await inNew(t, name)) {
-          count.conflicts++;
-          r.conflicts.push({ id: name, subtree: t.name, from });
+        let moved: RequeueResult;
+        try {
+          moved = await spool.requeueMessage(name, from);
+        } catch (e) {
+          r.errors.push(`${t.name}: ${from}/${name}: ${describeError(e)}`); // this message only: the others go on
           return;
         }
-        if (await spool.requeue(name, from)) record(r, name, t.name, from, count);
-        else count.vanished++;
+        if (moved === 'moved') record(r, name, t.name, from, count);
+        else if (moved === 'exists') {
+          count.conflicts++;
+          r.conflicts.push({ id: name, subtree: t.name, from });
+        } else count.vanished++;
       });
     } catch (e) {
       r.errors.push(`${t.name}: ${from}/: ${describeError(e)}`);
@@ -139,13 +145,14 @@ async function requeueIds(subtrees: OpsSubtree[], ids: string[], areas: RequeueA
         for (const from of areas) {
           const c = counts.get(`${t.name}\0${from}`) as AreaCount;
           if ((await lstatIfExists(join(t.root, from, id))) === undefined) continue;
-          if (await inNew(t, id)) {
+          const moved = await spool.requeueMessage(id, from);
+          if (moved === 'exists') {
             c.conflicts++;
             r.conflicts.push({ id, subtree: t.name, from });
             done = true;
             break;
           }
-          if (await spool.requeue(id, from)) {
+          if (moved === 'moved') {
             record(r, id, t.name, from, c);
             done = true;
             break;

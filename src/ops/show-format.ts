@@ -33,7 +33,8 @@ export function formatShow(r: ShowReport): string {
   lines.push(field('created', r.createdAt === null ? `unknown (name carries no time); file modified ${when(r.modifiedAt, r.now)}` : when(r.createdAt, r.now)));
   lines.push(field('size', `${r.size} bytes`));
   if (r.claim !== null) {
-    lines.push(field('claimed', `by ${printable(r.claim.holder)} (${r.claim.holderState}), held ${formatAge(r.claim.heldForMs)}`));
+    const state = r.claim.pidReused ? `${r.claim.holderState}: pid ${r.claim.pid} now belongs to another process` : r.claim.holderState;
+    lines.push(field('claimed', `by ${printable(r.claim.holder)} (${state}), held ${formatAge(r.claim.heldForMs)}`));
   }
   if (r.retry !== null) {
     const m = r.retry;

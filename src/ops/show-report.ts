@@ -6,20 +6,27 @@ import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, systemCode } from '../core/errors.js';
 import { metaName, parseClaimName } from '../maildir/names.js';
+import type { IsAlive } from '../maildir/spool.js';
 import type { MessageMeta } from '../maildir/retry-state.js';
 import { readMetaFile } from './dir-stream.js';
 import { HEX_BYTES, viewBody, type BodyView } from './body.js';
 import { baseName, type Location } from './locate.js';
 import type { HolderState } from './status-report.js';
+import { liveness } from './status-scan.js';
 import { nameTimeMs } from './subtrees.js';
 
 export const SHOW_VERSION = 1;
 
 export interface ShowClaim {
+  /** `<pid>@<host>` (the life, when recorded, is in `life`). */
   readonly holder: string;
   readonly pid: number;
   readonly host: string;
+  /** The holder's life when the claim records it. */
+  readonly life: string | null;
   readonly holderState: HolderState;
+  /** dead because the pid now names another process. */
+  readonly pidReused: boolean;
   /** Since the rename into cur/ (the file's ctime). */
   readonly heldForMs: number;
 }
@@ -57,13 +64,14 @@ export interface ShowReport {
 export interface GatherOptions {
   readonly now: number;
   readonly host: string;
-  readonly isAlive: (pid: number) => boolean;
+  readonly isAlive: IsAlive;
   /** Bytes of body shown (text), at least 512. */
   readonly maxBodyBytes: number;
 }
 
 async function readHead(path: string, limit: number): Promise<{ head: Buffer; size: number; mtimeMs: number; ctimeMs: number }> {
-  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  // never follows a symlink, never waits on a FIFO (it is then refused as not a regular file)
+  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new Error('not a regular file');
@@ -106,9 +114,10 @@ export async function gather(id: string, loc: Location, others: Location[], o: G
   const mp = metaPath(loc, name);
   const retry = mp === undefined ? undefined : await readMetaFile(mp);
   const c = loc.state === 'cur' ? parseClaimName(loc.entry) : undefined;
+  const live = c === undefined || c.host !== o.host ? { state: 'other-host' as const, pidReused: false } : liveness(o.isAlive, c.pid, c.life);
   const claim: ShowClaim | null = c === undefined ? null : {
-    holder: `${c.pid}@${c.host}`, pid: c.pid, host: c.host,
-    holderState: c.host !== o.host ? 'other-host' : o.isAlive(c.pid) ? 'alive' : 'dead',
+    holder: `${c.pid}@${c.host}`, pid: c.pid, host: c.host, life: c.life ?? null,
+    holderState: live.state, pidReused: live.pidReused,
     heldForMs: Math.round(o.now - st.ctimeMs),
   };
   const createdAt = nameTimeMs(name) ?? null;

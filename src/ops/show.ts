@@ -8,7 +8,8 @@
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { sanitizeHost } from '../maildir/names.js';
-import { pidAlive } from '../maildir/spool.js';
+import { holderAlive } from '../maildir/liveness.js';
+import type { IsAlive } from '../maildir/spool.js';
 import { locate, type Location } from './locate.js';
 import { toJson, write } from './output.js';
 import { formatShow } from './show-format.js';
@@ -23,7 +24,8 @@ export interface ShowOptions {
   readonly json: boolean;
   readonly now?: number;
   readonly host?: string;
-  readonly isAlive?: (pid: number) => boolean;
+  /** Whether a holder of this host runs (default ../maildir/liveness.ts). */
+  readonly isAlive?: IsAlive;
   /** Body bytes shown: default 4 KiB in text, 1 MiB in JSON (at least 512). */
   readonly maxBodyBytes?: number;
 }
@@ -50,7 +52,7 @@ export async function runShow(opts: ShowOptions, out: Writable, err: Writable = 
   const g = {
     now: opts.now ?? Date.now(),
     host: sanitizeHost(opts.host ?? hostname()),
-    isAlive: opts.isAlive ?? pidAlive,
+    isAlive: opts.isAlive ?? holderAlive,
     maxBodyBytes: Math.max(512, opts.maxBodyBytes ?? (opts.json ? JSON_BODY_LIMIT : TEXT_BODY_LIMIT)),
   };
   for (let i = 0; i < TRIES; i++) {

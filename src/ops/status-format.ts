@@ -10,9 +10,14 @@ function row(subtree: string, state: string, count: string, oldest: string, deta
 
 const oldestCol = (s: StateSummary): string => (s.oldest === null ? '-' : formatAge(s.oldest.ageMs));
 
+/** "dead (pid reused)" when the pid now names another process. */
+export function stateText(state: string, pidReused: boolean): string {
+  return pidReused ? `${state} (pid reused)` : state;
+}
+
 function curDetails(c: CurSummary): string {
   if (c.count === 0) return '';
-  const shown = c.holders.slice(0, HOLDERS_SHOWN).map((h) => `${printable(h.holder)} ${h.state} (${h.claims})`);
+  const shown = c.holders.slice(0, HOLDERS_SHOWN).map((h) => `${printable(h.holder)} ${stateText(h.state, h.pidReused)} (${h.claims})`);
   const more = c.holders.length - shown.length + c.holdersOmitted;
   return `held by ${shown.join(', ')}${more > 0 ? `, +${more} more` : ''}`;
 }
@@ -63,7 +68,7 @@ function subtreeLines(s: SubtreeStatus, claimLimit: number): string[] {
     lines.push(`${''.padEnd(9)}claims, longest held first (${claims.length} of ${cur.count}):`);
     for (const c of claims) {
       const age = c.ageMs === null ? '' : `, message age ${formatAge(c.ageMs)}`;
-      lines.push(`${''.padEnd(11)}${printable(c.id)}  ${printable(c.holder ?? '-')} ${c.holderState}, held ${formatAge(c.heldForMs)}${age}`);
+      lines.push(`${''.padEnd(11)}${printable(c.id)}  ${printable(c.holder ?? '-')} ${stateText(c.holderState, c.pidReused)}, held ${formatAge(c.heldForMs)}${age}`);
     }
   }
   return lines;

@@ -37,18 +37,26 @@ export interface StateSummary {
   missing: boolean;
 }
 
+/**
+ * dead also covers a pid that now names another process (the claim records
+ * the holder's start time and boot: `pidReused`).
+ */
 export type HolderState = 'alive' | 'dead' | 'other-host' | 'unknown';
 
 export interface ClaimInfo {
-  /** Message name (the claim name without `:<pid>@<host>`). */
+  /** Message name (the claim name without `:<pid>[-<life>]@<host>`). */
   readonly id: string;
   /** File name in cur/. */
   readonly entry: string;
-  /** `<pid>@<host>`, or null when the file name carries no claim. */
+  /** `<pid>@<host>`, or null when the file name carries no claim (the life, when recorded, is in `life`). */
   readonly holder: string | null;
   readonly pid: number | null;
   readonly host: string | null;
+  /** The holder's life (`<start ticks>-<boot id prefix>`) when the claim records it (older claims do not). */
+  readonly life: string | null;
   readonly holderState: HolderState;
+  /** dead because the pid now names another process (started later, or in another boot). */
+  readonly pidReused: boolean;
   /** Since the claim (the rename into cur/, read from the file's ctime). */
   readonly heldForMs: number;
   /** Message age (name time, else mtime). */
@@ -59,7 +67,10 @@ export interface HolderInfo {
   readonly holder: string;
   readonly pid: number | null;
   readonly host: string | null;
+  readonly life: string | null;
   readonly state: HolderState;
+  /** See ClaimInfo.pidReused. */
+  readonly pidReused: boolean;
   claims: number;
 }
 

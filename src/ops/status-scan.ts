@@ -7,7 +7,8 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, systemCode } from '../core/errors.js';
-import { isMetaName, metaName, parseClaimName } from '../maildir/names.js';
+import { holderTag, isMetaName, metaName, parseClaimName } from '../maildir/names.js';
+import type { IsAlive } from '../maildir/spool.js';
 import { readDestinationRecords } from '../maildir/destination-file.js';
 import { eachEntry, lstatIfExists, readMetaFile } from './dir-stream.js';
 import { ErrorTally } from './error-groups.js';
@@ -21,7 +22,8 @@ export interface ScanOptions {
   readonly now: number;
   /** This host as written in claim names. */
   readonly host: string;
-  readonly isAlive: (pid: number) => boolean;
+  /** Whether a holder of this host runs: its pid and, when recorded, its life. */
+  readonly isAlive: IsAlive;
   /** Claims listed individually (the longest held). */
   readonly claimListLimit: number;
   /** Error groups shown. Default 5. */
@@ -80,40 +82,54 @@ async function scanNew(dir: string, now: number): Promise<StateSummary> {
   return s;
 }
 
+interface Liveness {
+  readonly state: HolderState;
+  readonly pidReused: boolean;
+}
+
+/** alive or dead; dead with pidReused when the pid runs but is not the recorded life. */
+export function liveness(isAlive: IsAlive, pid: number, life: string | undefined): Liveness {
+  if (isAlive(pid, life)) return { state: 'alive', pidReused: false };
+  return { state: 'dead', pidReused: life !== undefined && isAlive(pid) };
+}
+
 async function scanCur(dir: string, o: ScanOptions): Promise<CurSummary> {
   const s: CurSummary = { ...emptyState(), claims: [], holders: [], holdersOmitted: 0, deadClaims: 0 };
   const oldest = new OldestTracker();
   const listed = new SmallestK<ClaimInfo>(o.claimListLimit);
   const holders = new Map<string, HolderInfo>();
-  const alive = new Map<number, boolean>();
-  const stateOf = (pid: number, host: string): HolderState => {
-    if (host !== o.host) return 'other-host';
-    let a = alive.get(pid);
+  const known = new Map<string, Liveness>();
+  const stateOf = (pid: number, host: string, life: string | undefined): Liveness => {
+    if (host !== o.host) return { state: 'other-host', pidReused: false };
+    const key = holderTag(pid, life);
+    let a = known.get(key);
     if (a === undefined) {
-      a = o.isAlive(pid);
-      if (alive.size < MAX_HOLDERS) alive.set(pid, a);
+      a = liveness(o.isAlive, pid, life);
+      if (known.size < MAX_HOLDERS) known.set(key, a);
     }
-    return a ? 'alive' : 'dead';
+    return a;
   };
   s.missing = !(await eachEntry(dir, async (entry) => {
     s.count++;
     const c = parseClaimName(entry);
     const id = c?.name ?? entry;
-    const holderState: HolderState = c === undefined ? 'unknown' : stateOf(c.pid, c.host);
+    const { state: holderState, pidReused } = c === undefined ? { state: 'unknown' as const, pidReused: false } : stateOf(c.pid, c.host, c.life);
     if (holderState === 'dead') s.deadClaims++;
     const holder = c === undefined ? null : `${c.pid}@${c.host}`;
-    const key = holder ?? '(no claim in the name)';
+    const life = c?.life ?? null;
+    // one holder per process life: a dead one and a live one under the same pid are two
+    const key = c === undefined ? '(no claim in the name)' : `${holderTag(c.pid, c.life)}@${c.host}`;
     const h = holders.get(key);
     if (h !== undefined) h.claims++;
     else if (holders.size < MAX_HOLDERS) {
-      holders.set(key, { holder: key, pid: c?.pid ?? null, host: c?.host ?? null, state: holderState, claims: 1 });
+      holders.set(key, { holder: holder ?? key, pid: c?.pid ?? null, host: c?.host ?? null, life, state: holderState, pidReused, claims: 1 });
     } else s.holdersOmitted++;
     const st = await lstatIfExists(join(dir, entry));
     const t = nameTimeMs(id) ?? st?.mtimeMs;
     if (t !== undefined) oldest.add(t, id);
     if (st === undefined) return;
     listed.add(st.ctimeMs, {
-      id, entry, holder, pid: c?.pid ?? null, host: c?.host ?? null, holderState,
+      id, entry, holder, pid: c?.pid ?? null, host: c?.host ?? null, life, holderState, pidReused,
       heldForMs: Math.round(o.now - st.ctimeMs),
       ageMs: t === undefined ? null : o.now - t,
     });
@@ -183,7 +199,7 @@ async function scanDestination(root: string, o: ScanOptions): Promise<Destinatio
     const d = r.record;
     if (d === undefined) continue;
     const sameHost = r.host === o.host;
-    if (sameHost && !o.isAlive(r.pid)) continue;
+    if (sameHost && !o.isAlive(r.pid, d.life)) continue;
     holds.push({
       worker: d.worker, holder: `${r.pid}@${r.host}`, holderState: sameHost ? 'alive' : 'other-host',
       since: d.since, downForMs: o.now - d.since, nextProbeAt: d.nextProbeAt, nextProbeInMs: d.nextProbeAt - o.now,

@@ -10,7 +10,8 @@
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { sanitizeHost } from '../maildir/names.js';
-import { pidAlive } from '../maildir/spool.js';
+import { holderAlive } from '../maildir/liveness.js';
+import type { IsAlive } from '../maildir/spool.js';
 import { toJson, write } from './output.js';
 import { formatStatus } from './status-format.js';
 import {
@@ -26,8 +27,8 @@ export interface StatusOptions {
   readonly now?: number;
   /** This host as in claim names (default the host name, sanitised like the spool does). */
   readonly host?: string;
-  /** Whether a pid of this host runs (default: signal 0). */
-  readonly isAlive?: (pid: number) => boolean;
+  /** Whether a holder of this host runs: its pid and, when recorded, its life (default ../maildir/liveness.ts). */
+  readonly isAlive?: IsAlive;
   /** post/ messages older than this need attention (default 24 h). */
   readonly postAgeWarnMs?: number;
   /** Claims listed per subtree: default 20 in text, 10,000 in JSON. */
@@ -45,7 +46,7 @@ export async function collectStatus(opts: Omit<StatusOptions, 'json'> & { json?:
   const claimListLimit = opts.claimListLimit ?? (opts.json === true ? JSON_CLAIM_LIMIT : TEXT_CLAIM_LIMIT);
   const subtrees = [];
   for (const t of opts.subtrees) {
-    subtrees.push(await scanSubtree(t, { now, host, isAlive: opts.isAlive ?? pidAlive, claimListLimit }));
+    subtrees.push(await scanSubtree(t, { now, host, isAlive: opts.isAlive ?? holderAlive, claimListLimit }));
   }
   const { exitCode, attention } = assess(subtrees, postAgeWarnMs);
   return {

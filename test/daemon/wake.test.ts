@@ -160,3 +160,19 @@ test('worker loop with a 60 s poll: new/ removed and recreated, then a message a
   }
   assert.deepEqual(events.map((e) => e.outcome), ['delivered', 'delivered', 'delivered']);
 });
+
+test('Waker: a directory that comes back counts a re-watch (a backing-off worker loop ends its wait then)', async (t) => {
+  const root = await tempDir(t);
+  const dir = join(root, 'new');
+  await mkdir(dir);
+  const { log } = capture();
+  const waker = new Waker();
+  t.after(() => waker.close());
+  waker.watch([dir], log);
+  assert.equal(waker.rewatches, 0);
+  await rm(dir, { recursive: true });
+  await sleep(200);
+  assert.equal(waker.rewatches, 0, 'not while the directory is missing');
+  await mkdir(dir);
+  await until(() => waker.rewatches === 1, 'the re-watch once the directory is back');
+});

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, lchown, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { silentLogger } from '../../src/core/log.js';
 import { classify } from '../../src/core/classify.js';
 import { JpError } from '../../src/core/errors.js';
@@ -11,6 +14,9 @@ import { WorkerLoop, type OutcomeEvent } from '../../src/daemon/worker-loop.js';
 import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { tempDir } from '../helpers/tmp.js';
+import {
+  chownTree, DAEMON_GID, DAEMON_UID, openUp, OTHER_GID, OTHER_UID, runNodeAs, unprivilegedSkipReason,
+} from '../helpers/unprivileged.js';
 
 const ls = async (dir: string) => (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
 
@@ -262,4 +268,157 @@ test('destination gate: a probe waits for an attempt still in flight without spi
   assert.deepEqual(loop.counts, { delivered: 2, retried: 1, gaveUp: 0, released: 0 });
   await loop.stop(1000);
   await running;
+});
+
+// ---- a spool the worker cannot fully touch (issue 11 items 4 and 6) --------
+
+const UNTOUCHABLE_CHILD = fileURLToPath(new URL('./untouchable-child.js', import.meta.url));
+
+test('not root: messages owned by another user, mode 0000, directories, FIFOs, symlinks and a dead claim of another user\'s file; every good one delivered once, each bad one kept aside with its reason, the worker never stops, bounded logs',
+  { skip: unprivilegedSkipReason({ protectedHardlinks: true, module: UNTOUCHABLE_CHILD }), timeout: 120_000 }, async (t) => {
+    const dir = await tempDir(t);
+    await openUp(dir);
+    const root = join(dir, 'reg');
+    const spool = new Spool(root);
+    await spool.init();
+    const GOOD = 40;
+    const goods: string[] = [];
+    for (let i = 0; i < GOOD; i++) {
+      goods.push(`good ${i}`);
+      await spool.store(`good ${i}`, { keepTmpLink: i % 2 === 0 });
+    }
+    await chownTree(root, DAEMON_UID, DAEMON_GID);
+    const put = async (name: string, make: (p: string) => Promise<void>, uid: number, mode?: number) => {
+      const p = join(root, 'new', name);
+      await make(p);
+      await lchown(p, uid, uid);
+      if (mode !== undefined) await chmod(p, mode);
+    };
+    const file = (body: string) => (p: string) => writeFile(p, body);
+    // readable by the daemon but neither linkable (protected_hardlinks) nor stampable (utimes): fails once, retried, delivered
+    for (let i = 0; i < 3; i++) {
+      goods.push(`retry other ${i}`);
+      await put(`1700000001_00000${i}.other-readable`, file(`retry other ${i}`), OTHER_UID, 0o644);
+    }
+    goods.push('other readable');
+    await put('1700000002_000000.other-readable', file('other readable'), OTHER_UID, 0o644);
+    const bad: Record<string, RegExp> = {
+      '1700000003_000000.other-unreadable': /cannot be read.*(EACCES|permission)/i,
+      '1700000003_000001.mode-0000': /cannot be read.*(EACCES|permission)/i,
+      '1700000003_000002.a-directory': /not a regular file/,
+      '1700000003_000003.a-fifo': /not a regular file/,
+      '1700000003_000004.a-fifo-of-another-user': /cannot be read|not a regular file/,
+      '1700000003_000005.a-symlink': /symbolic link/,
+      '1700000003_000006.a-symlink-of-another-user': /symbolic link/,
+    };
+    await put('1700000003_000000.other-unreadable', file('secret'), OTHER_UID, 0o600);
+    await put('1700000003_000001.mode-0000', file('good but unreadable'), DAEMON_UID, 0o000);
+    await put('1700000003_000002.a-directory', (p) => mkdir(p), DAEMON_UID, 0o700);
+    await put('1700000003_000003.a-fifo', async (p) => { execFileSync('mkfifo', [p]); }, DAEMON_UID, 0o600);
+    await put('1700000003_000004.a-fifo-of-another-user', async (p) => { execFileSync('mkfifo', [p]); }, OTHER_UID, 0o600);
+    await put('1700000003_000005.a-symlink', (p) => symlink('/etc/passwd', p), DAEMON_UID);
+    await put('1700000003_000006.a-symlink-of-another-user', (p) => symlink('/etc/hostname', p), OTHER_UID);
+    // a directory of another user cannot even be renamed (its '..' would change): skipped with a reason, left where it is
+    const unclaimable = '1700000004_000000.dir-of-another-user';
+    await put(unclaimable, (p) => mkdir(p), OTHER_UID, 0o755);
+    // a claim of a dead worker of this host on another user's file: recover() must move it back without link()
+    goods.push('recovered other');
+    const dead = join(root, 'cur', `1700000005_000000.recovered:999999@${spool.host}`);
+    await writeFile(dead, 'recovered other');
+    await chown(dead, OTHER_UID, OTHER_GID);
+    await chmod(dead, 0o644);
+
+    const r = await runNodeAs(UNTOUCHABLE_CHILD, [root, String(goods.length), String(Object.keys(bad).length)]);
+    const lines = r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summary = lines.at(-1)?.['summary'] as { counts: Record<string, number>; bodies: string[]; fatal: number; loopError: string | null } | undefined;
+    assert.equal(r.code, 0, `child exit ${r.code} ${r.signal}: ${r.stderr.slice(-2000)}\n${r.stdout.slice(-3000)}`);
+    assert.ok(summary, 'summary line');
+    assert.equal(summary.loopError, null, 'the loop started (recover did not throw)');
+    assert.equal(summary.fatal, 0, 'no fatal outcome recording');
+    assert.deepEqual([...summary.bodies].sort(), [...goods].sort(), 'every good message delivered exactly once');
+    const und = (await ls(join(root, 'undeliverable'))).filter((n) => !n.endsWith('.meta'));
+    assert.deepEqual(und, Object.keys(bad).sort(), 'each bad one kept aside under its name');
+    for (const [name, why] of Object.entries(bad)) {
+      const meta = await spool.readMeta('undeliverable', name);
+      assert.match(meta?.gaveUpReason ?? '', why, name);
+    }
+    assert.deepEqual(await ls(join(root, 'new')), [unclaimable]);
+    assert.deepEqual(await ls(join(root, 'cur')), []);
+    assert.deepEqual(await ls(join(root, 'post')), []);
+    const about = (n: string) => lines.filter((l) => JSON.stringify(l).includes(n));
+    assert.equal(about(unclaimable).length, 1, `one line for the unclaimable directory: ${JSON.stringify(about(unclaimable))}`);
+    assert.match(String(about(unclaimable)[0]?.['err']), /EACCES|EPERM/);
+    for (const name of Object.keys(bad)) assert.equal(about(name).length, 1, `${name}: one line (${JSON.stringify(about(name))})`);
+    const logLines = lines.length - 1;
+    t.diagnostic(`${logLines} log lines; the unclaimable one: ${JSON.stringify(about(unclaimable)[0])}; a bad one: ${JSON.stringify(about(Object.keys(bad)[0] as string)[0])}`);
+    // one per good one, a second for the three retried, one per bad one, one for the skipped one; a few more for start and stop
+    assert.ok(logLines <= goods.length + 3 + Object.keys(bad).length + 1 + 6, `${logLines} log lines`);
+  });
+
+test('claiming fails for every message (cur/ replaced by a file): one line per failing pass, backing off; delivered once cur/ is back', { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const events: OutcomeEvent[] = [];
+  let ready: () => void = () => undefined;
+  const isReady = new Promise<void>((r) => { ready = r; });
+  const loop = new WorkerLoop({ queue: spool, handler: handlerFrom(async () => delivered()), log, concurrency: 4, pollMs: 20, retryScanMs: 20,
+    onOutcome: (e) => events.push(e), onReady: () => ready() });
+  const running = loop.run();
+  t.after(async () => {
+    await loop.stop(1000);
+    await running;
+  });
+  await isReady;
+  await rm(join(root, 'cur'), { recursive: true });
+  await writeFile(join(root, 'cur'), 'not a directory');
+  const before = lines.length;
+  for (let i = 0; i < 200; i++) await spool.store(`m${i}`);
+  await new Promise((r) => setTimeout(r, 2500)); // a measurement window: lines logged in 2.5 s
+  const during = lines.length - before;
+  assert.equal(loop.counts.delivered, 0);
+  // 20 ms doubling: 20+40+…+1280 ms ≈ 2.5 s → about 7 failing passes, one line each
+  assert.ok(during >= 1 && during <= 12, `${during} log lines in 2.5 s while claiming fails: ${JSON.stringify(lines.slice(before, before + 3))}`);
+  assert.ok(lines.slice(before).some((l) => l['level'] === 50), 'the failure is logged as an error');
+  await rm(join(root, 'cur'));
+  await mkdir(join(root, 'cur'), { mode: 0o700 });
+  await waitFor(events, () => loop.counts.delivered === 200, 20_000);
+});
+
+test('recording an outcome fails for one message: it is returned to the queue and tried again later, the worker goes on (no fatal)', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root);
+  await spool.init();
+  for (let i = 0; i < 10; i++) await spool.store(`m${i}`);
+  await spool.store('bad');
+  let failures = 0;
+  const realGiveUp = spool.giveUp.bind(spool);
+  spool.giveUp = async (msg, reason) => {
+    if (failures++ === 0) throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' });
+    return realGiveUp(msg, reason);
+  };
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const events: OutcomeEvent[] = [];
+  let fatal = 0;
+  const loop = new WorkerLoop({
+    queue: spool, handler: handlerFrom(async (b) => (b === 'bad' ? giveUp('malformed') : delivered())), log, concurrency: 2, pollMs: 20, retryScanMs: 20,
+    holdBackMs: 200, onOutcome: (e) => events.push(e), onFatal: () => { fatal++; },
+  });
+  const running = loop.run();
+  t.after(async () => {
+    await loop.stop(1000);
+    await running;
+  });
+  await waitFor(events, () => loop.counts.delivered === 10 && loop.counts.gaveUp === 1);
+  assert.equal(fatal, 0);
+  assert.equal(loop.counts.released, 1);
+  assert.equal(failures, 2, 'given up on the second try');
+  const released = lines.filter((l) => l['outcome'] === 'released');
+  assert.equal(released.length, 1);
+  assert.match(String(released[0]?.['err']), /EIO/);
+  assert.equal((await ls(join(root, 'undeliverable'))).length, 2);
+  assert.deepEqual(await ls(join(root, 'cur')), []);
 });

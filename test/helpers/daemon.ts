@@ -22,10 +22,11 @@ export interface ImporterProc {
   readonly exited: Promise<number | string>;
 }
 
-export function startImporter(args: string[], env: NodeJS.ProcessEnv = {}): ImporterProc {
+export function startImporter(args: string[], env: NodeJS.ProcessEnv = {}, as: { uid?: number; gid?: number } = {}): ImporterProc {
   const child = spawn(process.execPath, [IMPORTER_CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
+    ...as, // run as another user (tests of a daemon that is not root)
   });
   const logs: LogLine[] = [];
   const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();

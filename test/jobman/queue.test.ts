@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Clock } from '../../src/core/clock.js';
@@ -9,6 +11,10 @@ import { Spool } from '../../src/maildir/spool.js';
 import { createJobmanHandler, type JobmanHandler } from '../../src/jobman/handler.js';
 import { controlSuffix, JobmanQueue, type ControlKind, type JobmanQueueOptions } from '../../src/jobman/queue.js';
 import { body, deploy, rowsOf, SPEC_EXAMPLE, tempDir } from './fixtures.js';
+import { tempDir as tempDirAsync } from '../helpers/tmp.js';
+import {
+  chownTree, DAEMON_GID, DAEMON_UID, openUp, OTHER_GID, OTHER_UID, runNodeAs, unprivilegedSkipReason,
+} from '../helpers/unprivileged.js';
 
 const HOUR = 3600_000;
 
@@ -206,7 +212,7 @@ test('queue: recover returns dead claims of this host only; release puts a claim
     writeFileSync(join(work, 'alive.req:222@testhost'), 'x');
     writeFileSync(join(work, 'other.req:111@elsewhere'), 'x');
     const r = await q.recover((pid) => pid === 222);
-    assert.deepEqual(r, { recovered: ['dead.req'], foreign: 1 });
+    assert.deepEqual(r, { recovered: ['dead.req'], foreign: 1, skipped: [] });
     assert.deepEqual(ls(join(dir, 'iqueue/00')), ['dead.req']);
     const m = await q.claim('dead.req', 'new');
     assert.ok(m !== undefined);
@@ -298,3 +304,71 @@ test('maildir Spool + handler: new-style jobman spool (uid = message name)', asy
     await d.close();
   }
 });
+
+test('queue: recover takes back a claim whose pid now belongs to another process (other start time); old-format claims as before', async (t) => {
+  const { dir, q } = setup({ pid: undefined, host: 'testhost' });
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.after(() => sleeper.kill('SIGKILL'));
+  try {
+    await q.init();
+    const pid = sleeper.pid as number;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);
+    const work = join(dir, '.jp-jobman/00/work');
+    writeFileSync(join(work, `reused.req:${pid}-${ticks + 3}-${boot}@testhost`), 'x');
+    writeFileSync(join(work, `same.req:${pid}-${ticks}-${boot}@testhost`), 'x');
+    writeFileSync(join(work, `old.req:${pid}@testhost`), 'x');
+    const r = await q.recover();
+    assert.deepEqual(r.recovered, ['reused.req']);
+    assert.deepEqual(ls(join(dir, 'iqueue/00')), ['reused.req']);
+    const m = await q.claim('reused.req', 'new');
+    assert.ok(m !== undefined);
+    assert.match(m.path, new RegExp(`:${process.pid}-\\d+-[0-9a-f]{8}@testhost$`), 'its own claims carry its life');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const UNTOUCHABLE_CHILD = fileURLToPath(new URL('../daemon/untouchable-child.js', import.meta.url));
+
+test('queue, not root: requests of another user are moved without hard links, retried without stamping, given up when unreadable; a dead claim of one is recovered',
+  { skip: unprivilegedSkipReason({ protectedHardlinks: true, module: UNTOUCHABLE_CHILD }), timeout: 120_000 }, async (t) => {
+    const dir = await tempDirAsync(t);
+    await openUp(dir);
+    const opts = { iqueue: join(dir, 'iqueue'), oqueue: join(dir, 'oqueue'), equeue: join(dir, 'equeue'), sub: '00', statedir: join(dir, '.jp-jobman') };
+    const q = new JobmanQueue(opts);
+    await q.init();
+    const goods: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      goods.push(`good ${i}`);
+      writeFileSync(join(dir, 'iqueue/00', `g${i}.req`), `good ${i}`);
+    }
+    await chownTree(dir, DAEMON_UID, DAEMON_GID);
+    const other = (path: string, body: string, mode: number) => {
+      writeFileSync(path, body);
+      chownSync(path, OTHER_UID, OTHER_GID);
+      chmodSync(path, mode);
+    };
+    goods.push('retry other');
+    other(join(dir, 'iqueue/00', 'retry-other.req'), 'retry other', 0o644);
+    goods.push('other readable');
+    other(join(dir, 'iqueue/00', 'other-readable.req'), 'other readable', 0o644);
+    other(join(dir, 'iqueue/00', 'other-unreadable.req'), 'secret', 0o600);
+    goods.push('recovered other');
+    other(join(dir, '.jp-jobman/00/work', `dead.req:999999@${q.host}`), 'recovered other', 0o644);
+
+    const r = await runNodeAs(UNTOUCHABLE_CHILD, [opts.iqueue, String(goods.length), '1', JSON.stringify(opts)]);
+    const lines = r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summary = lines.at(-1)?.['summary'] as { bodies: string[]; fatal: number; loopError: string | null } | undefined;
+    assert.equal(r.code, 0, `child exit ${r.code} ${r.signal}: ${r.stderr.slice(-2000)}\n${r.stdout.slice(-3000)}`);
+    assert.equal(summary?.loopError, null, 'recover did not throw');
+    assert.equal(summary?.fatal, 0);
+    assert.deepEqual([...(summary?.bodies ?? [])].sort(), [...goods].sort(), 'each delivered once');
+    assert.deepEqual(ls(join(dir, 'equeue/00')), ['other-unreadable.req', 'other-unreadable.req.reason']);
+    assert.match((await q.readReason('other-unreadable.req'))?.gaveUpReason ?? '', /request cannot be read.*EACCES/);
+    assert.deepEqual(ls(join(dir, 'oqueue/00')), ['dead.req', 'g0.req', 'g1.req', 'g2.req', 'g3.req', 'g4.req', 'other-readable.req', 'retry-other.req']);
+    assert.deepEqual(ls(join(dir, 'iqueue/00')), []);
+    assert.deepEqual(ls(join(dir, '.jp-jobman/00/work')), []);
+    assert.deepEqual(ls(join(dir, '.jp-jobman/00/retry')), []);
+  });

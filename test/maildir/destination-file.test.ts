@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { join } from 'node:path';
@@ -65,4 +67,31 @@ test('destination records: write replaces, read lists (unparseable without a rec
   await removeDestinationDown(root, 13, 'h.example');
   assert.deepEqual(await readDestinationRecords(root), []);
   assert.deepEqual(await readDestinationRecords(join(root, 'missing')), []);
+});
+
+const lifeBodies: [string, string, boolean][] = [
+  ['with a life', serializeDestinationDown({ ...GOOD, life: '40476-14d37839' }), true],
+  ['a life that is not one', JSON.stringify({ ...GOOD, life: '40476' }), false],
+  ['a life of the wrong type', JSON.stringify({ ...GOOD, life: 40476 }), false],
+];
+for (const [what, text, ok] of lifeBodies) {
+  test(`destination record body: ${what}`, () => assert.equal(parseDestinationDown(text) !== undefined, ok));
+}
+
+test('a record names its writer\'s life; one whose pid now belongs to another process (other start time) is stale', async (t) => {
+  const root = await tempDir();
+  await writeDestinationDown(root, { ...GOOD, pid: process.pid, host: 'h.example' });
+  const own = (await readDestinationRecords(root))[0]?.record;
+  assert.match(own?.life ?? '', /^\d+-[0-9a-f]{8}$/, 'this process\'s life added');
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  const pid = child.pid as number;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);
+  await writeDestinationDown(root, { ...GOOD, pid, host: 'h.example', life: `${ticks + 4}-${boot}` });
+  assert.equal(await removeStaleDestinationRecords(root, 'h.example'), 1);
+  assert.deepEqual((await readdir(root)).sort(), [destinationFileName(process.pid, 'h.example')]);
+  await writeDestinationDown(root, { ...GOOD, pid, host: 'h.example', life: `${ticks}-${boot}` });
+  assert.equal(await removeStaleDestinationRecords(root, 'h.example'), 0, 'the same life: alive');
 });

@@ -73,3 +73,31 @@ const claimCases: [string, ReturnType<typeof parseClaimName>][] = [
 for (const [c, want] of claimCases) {
   test(`parseClaimName(${JSON.stringify(c)})`, () => assert.deepEqual(parseClaimName(c), want));
 }
+
+// Claims record the holder's life (process start time in clock ticks since boot, and the boot id's first 8 hex digits)
+// so that a pid reused after a crash or a reboot is told apart; claims without it (older versions) are still read.
+test('claimName with the holder life, and back', () => {
+  const c = claimName('1732180000_123456.localhost', 99, 'node1.example', '40476-14d37839');
+  assert.equal(c, '1732180000_123456.localhost:99-40476-14d37839@node1.example');
+  assert.deepEqual(parseClaimName(c), { name: '1732180000_123456.localhost', pid: 99, host: 'node1.example', life: '40476-14d37839' });
+  assert.equal(claimName('m', 7, 'h', undefined), 'm:7@h', 'no life known: the old format');
+});
+
+const lifeCases: [string, ReturnType<typeof parseClaimName>][] = [
+  ['m:12-40476-14d37839@h', { name: 'm', pid: 12, host: 'h', life: '40476-14d37839' }],
+  ['a:b:12-1-0123abcd@h.x', { name: 'a:b', pid: 12, host: 'h.x', life: '1-0123abcd' }],
+  ['m:12-0-00000000@h', { name: 'm', pid: 12, host: 'h', life: '0-00000000' }],
+  ['m:12-40476@h', undefined],
+  ['m:12-x-14d37839@h', undefined],
+  ['m:12-1-14D37839@h', undefined],
+  ['m:12-1-14d3783@h', undefined],
+  ['m:12-1-14d378390@h', undefined],
+  ['m:12-1-14d37839-1@h', undefined],
+  ['m:12--14d37839@h', undefined],
+  ['m:-1-14d37839@h', undefined],
+  ['m:0-1-14d37839@h', undefined],
+  ['m:12-123456789012345678901-14d37839@h', undefined],
+];
+for (const [c, want] of lifeCases) {
+  test(`parseClaimName with life (${JSON.stringify(c)})`, () => assert.deepEqual(parseClaimName(c), want));
+}

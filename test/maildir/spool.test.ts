@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Spool } from '../../src/maildir/spool.js';
+import { claimName } from '../../src/maildir/names.js';
 import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -54,7 +56,7 @@ test('a message written like the C LB library (tmp link kept) is claimed and del
   assert.deepEqual(names, [name]);
   const msg = await spool.claim(name);
   assert.ok(msg);
-  assert.deepEqual(await ls(join(root, 'cur')), [`${name}:${process.pid}@${spool.host}`]);
+  assert.deepEqual(await ls(join(root, 'cur')), [claimName(name, process.pid, spool.host, spool.life)]);
   assert.equal((await spool.read(msg, 1000)).toString(), 'https://lb:9000/x\n/CN=a');
   await spool.delivered(msg);
   for (const d of ['tmp', 'new', 'cur', 'post']) assert.deepEqual(await ls(join(root, d)), [], d);
@@ -258,4 +260,41 @@ test('failed with an upload: kept in post/<name>.meta for the next claim; a fail
   assert.ok(msg);
   await spool.failed(msg, 'StartUpload: EEXIST');
   assert.equal((await spool.readMeta('post', name))?.upload, undefined);
+});
+
+/** `<start ticks>-<boot id prefix>` of a live process, read here independently of the code under test. */
+function lifeOf(pid: number): { ticks: number; boot: string } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  return { ticks, boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8) };
+}
+
+test('recover: a claim naming the pid of a live unrelated process but another start time or boot is recovered; the same life and old-format claims stay', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root, { host: 'me' });
+  await spool.init();
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.after(() => sleeper.kill('SIGKILL'));
+  const pid = sleeper.pid as number;
+  const { ticks, boot } = lifeOf(pid);
+  const otherBoot = boot === '00000000' ? '11111111' : '00000000';
+  await writeFile(join(root, 'cur', `m1:${pid}-${ticks + 7}-${boot}@me`), '1'); // pid reused after a crash
+  await writeFile(join(root, 'cur', `m2:${pid}-${ticks}-${otherBoot}@me`), '2'); // pid reused after a reboot
+  await writeFile(join(root, 'cur', `m3:${pid}-${ticks}-${boot}@me`), '3'); // its own claim: alive
+  await writeFile(join(root, 'cur', `m4:${pid}@me`), '4'); // old format: the pid alone, as before
+  const r = await spool.recover();
+  assert.deepEqual(r.recovered.sort(), ['m1', 'm2']);
+  assert.deepEqual(await ls(join(root, 'new')), ['m1', 'm2']);
+  assert.deepEqual(await ls(join(root, 'cur')), [`m3:${pid}-${ticks}-${boot}@me`, `m4:${pid}@me`]);
+});
+
+test('claims of this process carry its life; they are alive for recover()', async (t) => {
+  const root = await tempDir(t);
+  const spool = new Spool(root, { host: 'me' });
+  await spool.init();
+  const m = await spool.claim(await spool.store('x'));
+  assert.ok(m);
+  const { ticks, boot } = lifeOf(process.pid);
+  assert.match(m.path, new RegExp(`:${process.pid}-${ticks}-${boot}@me$`));
+  assert.deepEqual((await spool.recover()).recovered, []);
 });

@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { claimName } from '../../src/maildir/names.js';
 import { Spool } from '../../src/maildir/spool.js';
 
 export const T0 = 1_700_000_000_000;
@@ -79,7 +80,7 @@ export async function buildSpool(root: string): Promise<Built> {
   await writeFile(join(root, 'cur', foreignEntry), 'https://lb:9000/foreign\n/CN=foreign', { mode: 0o600 });
   clock.set(NOW);
   return {
-    root, spool, clock, n1, n2, p1, p2, p3, u1, u2, live, liveEntry: `${live}:${process.pid}@${HOST}`,
+    root, spool, clock, n1, n2, p1, p2, p3, u1, u2, live, liveEntry: claimName(live, process.pid, HOST, spool.life),
     dead, deadEntry, foreign, foreignEntry,
   };
 }

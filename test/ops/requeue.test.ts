@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { runRequeue, type RequeueOptions } from '../../src/ops/requeue.js';
 import type { RequeueReport } from '../../src/ops/requeue-report.js';
+import { IMPORTER_CLI } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import {
+  chownTree, DAEMON_GID, DAEMON_UID, openUp, OTHER_GID, OTHER_UID, runNodeAs, unprivilegedSkipReason,
+} from '../helpers/unprivileged.js';
 import { buildSpool, Collect, HOST, T0, type Built } from './fixture.js';
 
 const CHILD = fileURLToPath(new URL('./consumer-child.js', import.meta.url));
@@ -228,4 +233,94 @@ test('requeue racing running consumers: 200 messages from undeliverable/ each de
   assert.equal(delivered.length, 200);
   assert.deepEqual([...delivered].sort(), [...names].sort());
   for (const d of ['new', 'cur', 'post', 'undeliverable', 'tmp']) assert.deepEqual(await ls(join(root, d)), [], d);
+});
+
+const CHURN_CHILD = fileURLToPath(new URL('./churn-consumer-child.js', import.meta.url));
+
+test('repeated requeue --all while consumers claim the same messages from post/: 0 duplicates, 0 lost, exact counts', { timeout: 150_000 }, async (t) => {
+  const N = 300;
+  const ROUNDS = 40;
+  const root = join(await tempDir(), 'reg');
+  const spool = new Spool(root, { host: HOST, policy: { ...DEFAULT_RETRY_POLICY, firstDelayMs: 0, maxDelayMs: 0, jitter: 0 } });
+  await spool.init();
+  const names: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const name = await spool.store(`https://lb:9000/churn${i}\n/CN=x`);
+    const m = await spool.claim(name);
+    assert.ok(m);
+    await spool.failed(m, 'primary down'); // in post/, due at once
+    names.push(name);
+  }
+  const delivered: string[] = [];
+  const children = [0, 1].map(() => {
+    const child = spawn(process.execPath, [CHURN_CHILD, root, '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout });
+    const ready = new Promise<void>((resolve) => {
+      lines.on('line', (l) => {
+        if (l === 'ready') return resolve();
+        delivered.push(l);
+      });
+    });
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    return { child, ready, exited };
+  });
+  t.after(() => { for (const c of children) c.child.kill('SIGKILL'); });
+  let moved = 0;
+  try {
+    await Promise.all(children.map((c) => c.ready));
+    for (let round = 0; round < ROUNDS; round++) {
+      const out = new Collect();
+      const code = await runRequeue({ subtrees: [{ name: 'reg', root }], all: true, ids: [], from: 'post', json: true }, out, new Collect());
+      const r = out.json() as unknown as RequeueReport;
+      assert.deepEqual(r.errors, [], `round ${round}`);
+      assert.ok(code === 0 || code === 1, `round ${round}: exit ${code}`);
+      moved += r.movedTotal;
+    }
+    const settled = async () => {
+      for (const d of ['new', 'cur', 'post']) if ((await ls(join(root, d))).length > 0) return false;
+      return true;
+    };
+    const t0 = Date.now();
+    while (!(await settled()) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200)); // let the last printed names arrive
+  } finally {
+    for (const c of children) c.child.stdin?.end();
+  }
+  assert.deepEqual(await Promise.all(children.map((c) => c.exited)), [0, 0]);
+  t.diagnostic(`${moved} moves by ${ROUNDS} requeue rounds racing the consumers`);
+  assert.ok(moved > 0, 'requeue moved messages while they were being retried');
+  const counts = new Map<string, number>();
+  for (const d of delivered) counts.set(d, (counts.get(d) ?? 0) + 1);
+  const dups = [...counts].filter(([, n]) => n > 1);
+  assert.deepEqual(dups, [], `${dups.length} messages delivered twice`);
+  assert.deepEqual([...counts.keys()].sort(), [...names].sort(), 'every message delivered (none lost)');
+  assert.equal(delivered.length, N);
+  for (const d of ['new', 'cur', 'post', 'undeliverable']) assert.deepEqual(await ls(join(root, d)), [], d);
+});
+
+test('requeue, not root: messages of another user (no hard link allowed) are moved all the same', {
+  skip: unprivilegedSkipReason({ protectedHardlinks: true, module: IMPORTER_CLI }), timeout: 60_000,
+}, async () => {
+  const dir = await tempDir();
+  await openUp(dir);
+  const root = join(dir, 'reg');
+  const spool = new Spool(root, { host: HOST });
+  await spool.init();
+  const a = await spool.store('https://lb:9000/a\n/CN=a');
+  const b = await spool.store('https://lb:9000/b\n/CN=b');
+  const ma = await spool.claim(a);
+  const mb = await spool.claim(b);
+  assert.ok(ma && mb);
+  await spool.failed(ma, 'down');
+  await spool.giveUp(mb, 'refused');
+  await chownTree(root, DAEMON_UID, DAEMON_GID);
+  for (const p of [join(root, 'post', a), join(root, 'undeliverable', b)]) {
+    await chown(p, OTHER_UID, OTHER_GID);
+    await chmod(p, 0o600);
+  }
+  const r = await runNodeAs(IMPORTER_CLI, ['requeue', '--all', '-r', root, '--subtree', 'reg', '--json']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal((JSON.parse(r.stdout) as RequeueReport).movedTotal, 2);
+  assert.deepEqual(await ls(join(root, 'new')), [a, b].sort());
+  for (const d of ['cur', 'post', 'undeliverable']) assert.deepEqual(await ls(join(root, d)), [], d);
 });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { link, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -183,3 +185,33 @@ for (const [id, why] of badIds) {
     assert.equal((out.json() as { exitCode: number }).exitCode, 2);
   });
 }
+
+test('show cur/: a claim whose pid now names another process (other start time) is dead, and says so', async (t) => {
+  const b = await buildSpool(join(await tempDir(), 'reg'));
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  const pid = child.pid as number;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);
+  const id = '1700000010_000000.lbhost';
+  await writeFile(join(b.root, 'cur', `${id}:${pid}-${ticks + 9}-${boot}@${HOST}`), 'https://lb:9000/x\n/CN=x');
+  const out = new Collect();
+  assert.equal(await runShow({ subtrees: [{ name: 'reg', root: b.root }], id, json: true, now: NOW, host: HOST }, out, new Collect()), 0);
+  const r = out.json() as unknown as ShowReport;
+  assert.deepEqual([r.claim?.holder, r.claim?.life, r.claim?.holderState, r.claim?.pidReused], [`${pid}@${HOST}`, `${ticks + 9}-${boot}`, 'dead', true]);
+  const text = new Collect();
+  await runShow({ subtrees: [{ name: 'reg', root: b.root }], id, json: false, now: NOW, host: HOST }, text, new Collect());
+  assert.match(text.text, new RegExp(`^claimed {3}by ${pid}@${HOST} \\(dead: pid ${pid} now belongs to another process\\), held `, 'm'));
+});
+
+test('show: a FIFO in new/ is described without waiting for a writer', { timeout: 20_000 }, async () => {
+  const b = await buildSpool(join(await tempDir(), 'reg'));
+  const id = '1700000011_000000.fifo';
+  execFileSync('mkfifo', [join(b.root, 'new', id)]);
+  const out = new Collect();
+  assert.equal(await runShow({ subtrees: [{ name: 'reg', root: b.root }], id, json: true, now: NOW, host: HOST }, out, new Collect()), 0);
+  const r = out.json() as unknown as ShowReport;
+  assert.equal(r.body, null);
+  assert.match(r.bodyError ?? '', /not a regular file/);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { linkSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { linkSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -80,20 +80,20 @@ test('status: claim holders — alive, dead on this host, other host; longest he
   assert.equal(cur.claims.length, 3);
   const held = (entry: string): number => Math.round(NOW - lstatSync(join(b.root, 'cur', entry)).ctimeMs);
   assert.deepEqual(byId.get(b.live), {
-    id: b.live, entry: b.liveEntry, holder: `${process.pid}@${HOST}`, pid: process.pid, host: HOST,
-    holderState: 'alive', heldForMs: held(b.liveEntry), ageMs: 302_500 - 7000,
+    id: b.live, entry: b.liveEntry, holder: `${process.pid}@${HOST}`, pid: process.pid, host: HOST, life: b.spool.life ?? null,
+    holderState: 'alive', pidReused: false, heldForMs: held(b.liveEntry), ageMs: 302_500 - 7000,
   });
   assert.deepEqual(byId.get(b.dead), {
-    id: b.dead, entry: b.deadEntry, holder: `${DEAD_PID}@${HOST}`, pid: DEAD_PID, host: HOST,
-    holderState: 'dead', heldForMs: held(b.deadEntry), ageMs: 302_500 - 8000,
+    id: b.dead, entry: b.deadEntry, holder: `${DEAD_PID}@${HOST}`, pid: DEAD_PID, host: HOST, life: null,
+    holderState: 'dead', pidReused: false, heldForMs: held(b.deadEntry), ageMs: 302_500 - 8000,
   });
   assert.equal(byId.get(b.foreign)?.holderState, 'other-host');
   const heldFor = cur.claims.map((c) => c.heldForMs);
   assert.deepEqual(heldFor, [...heldFor].sort((x, y) => y - x));
   assert.deepEqual(cur.holders, [
-    { holder: `${DEAD_PID}@${HOST}`, pid: DEAD_PID, host: HOST, state: 'dead', claims: 1 },
-    { holder: `${process.pid}@${HOST}`, pid: process.pid, host: HOST, state: 'alive', claims: 1 },
-    { holder: '1234@otherhost', pid: 1234, host: 'otherhost', state: 'other-host', claims: 1 },
+    { holder: `${DEAD_PID}@${HOST}`, pid: DEAD_PID, host: HOST, life: null, state: 'dead', pidReused: false, claims: 1 },
+    { holder: `${process.pid}@${HOST}`, pid: process.pid, host: HOST, life: b.spool.life ?? null, state: 'alive', pidReused: false, claims: 1 },
+    { holder: '1234@otherhost', pid: 1234, host: 'otherhost', life: null, state: 'other-host', pidReused: false, claims: 1 },
   ]);
   assert.equal(code, 1);
   assert.ok(report.attention.some((a) => a === 'reg: 1 claim in cur/ held by dead processes'), report.attention.join('|'));
@@ -294,4 +294,41 @@ test('status: a worker holding its messages because the destination does not ans
   const long = await status([{ name: 'reg', root }]);
   assert.equal(long.code, 1);
   assert.match(long.report.attention.join('\n'), /reg: worker reg \(\d+@testhost\) cannot reach its destination for 16m: connect ECONNREFUSED/);
+});
+
+/** A live process unrelated to any claim, and its life as /proc tells it (read here, not by the code under test). */
+function sleeperWithLife(t: { after: (fn: () => void) => void }): { pid: number; ticks: number; boot: string } {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  const pid = child.pid as number;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  return { pid, ticks, boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8) };
+}
+
+test('status: a claim naming the pid of a live unrelated process started at another time is dead (pid reused); its destination record is not listed', async (t) => {
+  const d = await tempDir();
+  for (const x of ['new', 'cur', 'post', 'undeliverable']) mkdirSync(join(d, x));
+  const s = sleeperWithLife(t);
+  const reused = `${s.pid}-${s.ticks + 5}-${s.boot}`;
+  await writeFile(join(d, 'cur', `1700000000_000000.h:${reused}@${HOST}`), 'x');
+  await writeFile(join(d, 'cur', `1700000001_000000.h:${s.pid}-${s.ticks}-${s.boot}@${HOST}`), 'x');
+  const { writeDestinationDown } = await import('../../src/maildir/destination-file.js');
+  await writeDestinationDown(d, {
+    version: 1, pid: s.pid, host: HOST, life: `${s.ticks + 5}-${s.boot}`, worker: 'reg', since: NOW - 1000, nextProbeAt: NOW, failures: 1, reason: 'x',
+  });
+  const out = new Collect();
+  const code = await runStatus({ subtrees: [{ name: 'reg', root: d }], json: true, now: NOW, host: HOST }, out, new Collect());
+  const r = out.json() as unknown as StatusReport;
+  assert.equal(code, 1);
+  const cur = r.subtrees[0]?.states.cur;
+  assert.equal(cur?.deadClaims, 1);
+  const dead = cur?.claims.find((c) => c.id === '1700000000_000000.h');
+  assert.deepEqual([dead?.holder, dead?.life, dead?.holderState, dead?.pidReused], [`${s.pid}@${HOST}`, `${s.ticks + 5}-${s.boot}`, 'dead', true]);
+  assert.equal(cur?.claims.find((c) => c.id === '1700000001_000000.h')?.holderState, 'alive');
+  assert.deepEqual(cur?.holders.map((h) => [h.holder, h.state, h.pidReused]), [[`${s.pid}@${HOST}`, 'dead', true], [`${s.pid}@${HOST}`, 'alive', false]]);
+  assert.deepEqual(r.subtrees[0]?.destinationDown, []);
+  const text = new Collect();
+  await runStatus({ subtrees: [{ name: 'reg', root: d }], json: false, now: NOW, host: HOST }, text, new Collect());
+  assert.match(text.text, new RegExp(`held by ${s.pid}@${HOST} dead \\(pid reused\\) \\(1\\), ${s.pid}@${HOST} alive \\(1\\)`));
 });
