@@ -204,14 +204,7 @@ export async function readBounded(path: string, maxBytes: number, what: string):
     const st = await fh.stat();
     if (!st.isFile()) throw new JpError('JP_MALFORMED_MESSAGE', `${what} is not a regular file`);
     if (st.size > maxBytes) throw new JpError('JP_MALFORMED_MESSAGE', `${what} is ${st.size} bytes, more than the limit of ${maxBytes}`);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return buf.subarray(0, off);
+    return await readUpTo(fh, st.size);
   } finally {
     await fh.close();
   }
@@ -300,15 +293,20 @@ export async function readSidecar(path: string, maxBytes: number): Promise<strin
   try {
     const st = await fh.stat();
     if (!st.isFile() || st.size > maxBytes) return undefined;
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return buf.subarray(0, off).toString('utf8');
+    return (await readUpTo(fh, st.size)).toString('utf8');
   } finally {
     await fh.close();
   }
+}
+
+/** The first `size` bytes of an open file (fewer if it shrank meanwhile). */
+async function readUpTo(fh: fsp.FileHandle, size: number): Promise<Buffer> {
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const { bytesRead } = await fh.read(buf, off, size - off, off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+  return buf.subarray(0, off);
 }
