@@ -50,7 +50,8 @@ async function messages(maildir: string): Promise<UploadMessage[]> {
  * that killing it leaves no process and no lock behind.
  */
 async function holdFlock(t: Parameters<typeof tempDir>[0], path: string): Promise<number> {
-  const child = spawn('sh', ['-c', 'exec 9>>"$1" && flock -n 9 && exec sleep 120', 'sh', path], { stdio: 'ignore' });
+  // Blocking (-w): the probe below holds the lock for an instant, and a non-blocking attempt landing then would fail.
+  const child = spawn('sh', ['-c', 'exec 9>>"$1" && flock -w 30 9 && exec sleep 120', 'sh', path], { stdio: 'ignore' });
   const exited = new Promise<void>((res) => child.on('exit', () => res()));
   t.after(async () => {
     child.kill('SIGKILL');
