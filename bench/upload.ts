@@ -43,6 +43,7 @@ import type { Outcome } from '../src/core/outcome.js';
 import type { ClaimedMessage } from '../src/core/queue.js';
 import type { PrimaryApi } from '../src/primary/api.js';
 import { FtpPool } from '../src/upload/ftp-pool.js';
+import { FtpTransport } from '../src/upload/ftp-transport.js';
 import { createUploadHandler, type UploadHandler } from '../src/upload/handler.js';
 
 const run = promisify(execFile);
@@ -341,7 +342,7 @@ async function p4b(child: ChildProcess, primary: PrimaryApi, files: string, root
   const timed = timedPrimary(primary);
   const bigHandler = createUploadHandler({
     primary: () => timed.api, kind: 'dump', allowedDirs: [files], ownerDn: () => OWNER, storeDir: store,
-    ftp: new FtpPool({ maxPerHost: 1, ...(TLS ? { tls: () => tlsOpts } : {}) }), log: silentLogger,
+    transport: new FtpTransport(new FtpPool({ maxPerHost: 1, ...(TLS ? { tls: () => tlsOpts } : {}) })), log: silentLogger,
   });
   const curl: Side[] = [];
   const ours: Side[] = [];
@@ -435,7 +436,7 @@ async function main(): Promise<void> {
       kind: 'dump',
       allowedDirs: [files],
       ownerDn: () => OWNER,
-      ftp: new FtpPool({ maxPerHost: CONCURRENCY, ...(TLS ? { tls: () => tlsOpts } : {}) }),
+      transport: new FtpTransport(new FtpPool({ maxPerHost: CONCURRENCY, ...(TLS ? { tls: () => tlsOpts } : {}) })),
       log: silentLogger,
     });
     console.log(`upload bench: ${FAKE ? 'stand-in primary' : 'jp-primary-dev (mutual-TLS SOAP)'}, ${TLS ? 'implicit FTPS + client cert' : 'plain FTP'}, ` +

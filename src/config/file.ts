@@ -23,6 +23,7 @@ export const CONFIG_KEYS: Readonly<Record<string, string>> = {
   pidfile: 'pidfile', poll: 'poll', store: 'store', 'allow-dir': 'allowDir', workers: 'workers',
   concurrency: 'concurrency', timeout: 'timeout', 'retry-first': 'retryFirst', 'retry-max': 'retryMax',
   'give-up-after': 'giveUpAfter', 'ftp-tls': 'ftpTls', 'ftp-connections': 'ftpConnections', 'ftp-timeout': 'ftpTimeout',
+  'gridftp-dcau': 'gridftpDcau', 'gridftp-prot': 'gridftpProt', 'gridftp-subject': 'gridftpSubject',
   'jobman-config': 'jobmanConfig', 'jobman-mdir': 'jobmanMdir', 'jobman-client': 'jobmanClient',
   'log-file': 'logFile', 'log-level': 'logLevel', metrics: 'metrics',
 };

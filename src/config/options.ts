@@ -40,6 +40,12 @@ export interface ImporterOptions {
   /** FTP control connections kept per server (= uploads in flight per worker). */
   readonly ftpConnections: number;
   readonly ftpTimeoutMs: number;
+  /** GridFTP data channel authentication: 'A' (TLS with our credentials, the original's default) or 'N' (none). */
+  readonly gridftpDcau: 'A' | 'N';
+  /** GridFTP data channel protection with DCAU A: 'C' (clear after authentication) or 'P' (private, TLS). */
+  readonly gridftpProt: 'C' | 'P';
+  /** The subject every GridFTP server must present (slash form), instead of a host certificate naming its host. */
+  readonly gridftpSubject: string | undefined;
   /** Serve Prometheus metrics and /healthz on this host:port (off when undefined). */
   readonly metrics: string | undefined;
   /** jobman config.ini: enables the jobman worker. */
@@ -84,6 +90,9 @@ export function defaultOptions(env: NodeJS.ProcessEnv = process.env): ImporterOp
     ftpTls: false,
     ftpConnections: 4,
     ftpTimeoutMs: 30_000,
+    gridftpDcau: 'A',
+    gridftpProt: 'C',
+    gridftpSubject: undefined,
     metrics: undefined,
     jobmanConfig: undefined,
     jobmanMdir: undefined,
@@ -122,6 +131,22 @@ function int(raw: RawOptions, key: string, flag: string, dflt: number, min: numb
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) throw bad(flag, v, `must be an integer from ${min} to ${max}`);
   return n;
+}
+
+function oneOf<T extends string>(raw: RawOptions, key: string, flag: string, dflt: T, allowed: readonly T[]): T {
+  const v = raw[key];
+  if (v === undefined) return dflt;
+  const up = typeof v === 'string' ? v.trim().toUpperCase() : v;
+  const hit = allowed.find((a) => a === up);
+  if (hit === undefined) throw bad(flag, v, `must be one of ${allowed.join(', ')}`);
+  return hit;
+}
+
+/** A certificate subject in the slash form grid tools print: `/C=CZ/O=…/CN=host/jp.example.org`. */
+function subject(raw: RawOptions, key: string, flag: string): string {
+  const v = str(raw, key, flag, '');
+  if (!/^\/[A-Za-z][A-Za-z0-9.]*=[^\r\n\0]*$/.test(v)) throw bad(flag, v, 'must be a subject in slash form, e.g. /DC=org/DC=example/CN=host/jp.example.org');
+  return v;
 }
 
 function duration(raw: RawOptions, key: string, flag: string, dflt: number, bareUnit: 'ms' | 's', minMs: number, maxMs: number): number {
@@ -236,11 +261,17 @@ export function validateOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proces
     ftpTls: raw['ftpTls'] === true,
     ftpConnections: int(raw, 'ftpConnections', L('ftpConnections', '--ftp-connections'), d.ftpConnections, 1, 64),
     ftpTimeoutMs: duration(raw, 'ftpTimeout', L('ftpTimeout', '--ftp-timeout'), d.ftpTimeoutMs, 's', 100, 3_600_000),
+    gridftpDcau: oneOf(raw, 'gridftpDcau', L('gridftpDcau', '--gridftp-dcau'), d.gridftpDcau, ['A', 'N'] as const),
+    gridftpProt: oneOf(raw, 'gridftpProt', L('gridftpProt', '--gridftp-prot'), d.gridftpProt, ['C', 'P'] as const),
+    gridftpSubject: raw['gridftpSubject'] === undefined ? undefined : subject(raw, 'gridftpSubject', L('gridftpSubject', '--gridftp-subject')),
     metrics: raw['metrics'] === undefined ? undefined : listenAddress(str(raw, 'metrics', L('metrics', '--metrics'), ''), L('metrics', '--metrics')),
     jobmanConfig,
     jobmanMdir,
     jobmanClient: raw['jobmanClient'] === true,
   };
+  if (opts.gridftpDcau === 'N' && opts.gridftpProt === 'P') {
+    throw bad(L('gridftpProt', '--gridftp-prot'), 'P', 'PROT P (private data) needs an authenticated data channel: not with --gridftp-dcau N');
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(opts.logLevel)) {
     throw bad(L('logLevel', '--log-level'), opts.logLevel, 'must be one of fatal, error, warn, info, debug, trace');
   }

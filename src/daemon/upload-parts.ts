@@ -1,4 +1,4 @@
-/** The dump and sandbox workers: primary clients per jpps, FTP pool, upload handler. */
+/** The dump and sandbox workers: primary clients per jpps, FTP and GridFTP pools, upload handler. */
 import { defaultAllowDirs, validateEndpoint } from '../config/options.js';
 import { JpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -7,7 +7,7 @@ import { CredentialWatcher } from '../primary/credentials.js';
 import { clientTlsOptions } from '../primary/tls-trust.js';
 import type { PrimaryClient } from '../primary/client.js';
 import { primaryClientFor } from './primary-client.js';
-import { createUploadHandler, FtpPool } from '../upload/index.js';
+import { createUploadHandler, FtpPool, FtpTransport, GridFtpPool, GridFtpTransport, SchemeTransports } from '../upload/index.js';
 import type { MessageHandler } from './handler.js';
 import type { WorkerSpec } from './spec.js';
 
@@ -42,11 +42,22 @@ export async function createUploadParts(spec: WorkerSpec, kind: 'dump' | 'sandbo
     // CA + CRL trust of the credential generation (one SecureContext each; ../primary/tls-trust.ts)
     tls: async () => clientTlsOptions((await watcher.get()).creds),
   });
+  const ftp = new FtpTransport(pool);
+  const gridftp = new GridFtpTransport(new GridFtpPool({
+    maxPerHost: o.ftpConnections,
+    timeoutMs: o.ftpTimeoutMs,
+    dcau: o.gridftpDcau,
+    protection: o.gridftpProt,
+    ...(o.gridftpSubject !== undefined ? { expectedSubject: o.gridftpSubject } : {}),
+    log,
+    // A reload (renewed certificate, changed CRL) makes new credentials: connections of the old ones are not reused.
+    credentials: async () => (await watcher.get()).creds,
+  }));
   const uh = createUploadHandler({
     kind,
     allowedDirs: [...defaultAllowDirs(o.sandboxMdir), ...o.allowDirs],
     ...(o.store !== undefined ? { storeDir: o.store } : {}),
-    ftp: pool,
+    transport: new SchemeTransports({ ftp, ftps: ftp, gsiftp: gridftp }),
     log,
     primary: clientFor,
     ownerDn: () => watcher.current()?.subject ?? '',

@@ -1,12 +1,13 @@
 /**
- * One attempt at an upload: StartUpload → FTP transfer → CommitUpload, or —
+ * One attempt at an upload: StartUpload → transfer (FTP, FTPS or GridFTP,
+ * ./transport.ts) → CommitUpload, or —
  * when an earlier attempt left a pending upload (the message's retry state)
  * — finishing that one first, because the service refuses a new StartUpload
  * of the same file while it is pending (EEXIST, up to 5 min) and for good
  * once it is committed:
  *
  *   pending, commit not sent     ─▶ resume the transfer into its destination
- *   (earlier transfer cut,          (SIZE + APPE) ─▶ CommitUpload; ENOENT (no
+ *   (earlier transfer cut,          (SIZE + APPE/ESTO) ─▶ CommitUpload; ENOENT (no
  *    or commit refused)             upload in progress: expired) ─▶ start anew
  *   pending, commit sent but     ─▶ CommitUpload again: done ─▶ committed;
  *   unanswered (commitUnknown)      ENOENT ─▶ StartUpload: answered ─▶ it was
@@ -28,22 +29,20 @@ import { describeError, isJpError, JpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PendingUpload } from '../maildir/retry-state.js';
 import type { PrimaryApi, StartUploadResult } from '../primary/api.js';
-import type { FtpPool } from './ftp-pool.js';
-import { redactUrl } from './ftp-pool.js';
-import { uploadFile, type UploadSource } from './ftp-upload.js';
-import { destinationSize } from './remote-size.js';
 import { step, StepError } from './start-upload.js';
+import { redactUrl, schemeOf, type UploadSource, type UploadTransport } from './transport.js';
 
 export interface AttemptDeps {
   readonly primary: PrimaryApi;
-  readonly ftp: FtpPool;
+  /** FTP, FTPS or GridFTP, by the destination's scheme. */
+  readonly transport: UploadTransport;
   /** StartUpload for this message's file (with the failsafe registration for dumps). */
   readonly start: () => Promise<StartUploadResult>;
   readonly source: UploadSource;
   readonly now: () => number;
   readonly signal: AbortSignal;
   readonly log: Logger;
-  /** FTP tries within the attempt (uploadFile's default when absent). */
+  /** Transfer tries within the attempt (the transport's default when absent). */
   readonly ftpAttempts?: number;
 }
 
@@ -117,7 +116,7 @@ export class UploadAttempt {
 
   /** CommitUpload said no upload in progress and StartUpload "already stored": stored, if it is our size. */
   private async confirmStored(p: PendingUpload): Promise<string> {
-    const held = await step('FTP SIZE', () => destinationSize(this.d.ftp, p.destination, this.d.signal));
+    const held = await step(`${protocolOf(p.destination)} SIZE`, () => this.d.transport.size(p.destination, this.d.signal));
     if (held !== p.size) {
       const holds = held === undefined ? 'does not tell its size' : `holds ${held} bytes`;
       throw new StepError('StartUpload', new JpError('JP_SOAP_FAULT',
@@ -142,7 +141,7 @@ export class UploadAttempt {
   /** Send (or resume) the file into p's destination, then commit. Returns the offset a resumed transfer started at. */
   private async transferAndCommit(p: PendingUpload, resume: boolean): Promise<number | undefined> {
     const { log } = this.d;
-    const sent = await step('FTP upload', () => uploadFile(this.d.ftp, p.destination, this.d.source, {
+    const sent = await step(`${protocolOf(p.destination)} upload`, () => this.d.transport.upload(p.destination, this.d.source, {
       signal: this.d.signal, log, resume, ...(this.d.ftpAttempts !== undefined ? { attempts: this.d.ftpAttempts } : {}),
     }));
     const resumedFrom = resume ? sent.resumedFrom.slice(1) : sent.resumedFrom;
@@ -163,6 +162,15 @@ export class UploadAttempt {
       if (!(e instanceof StepError && isJpError(e.error, 'JP_SOAP_FAULT'))) this.pending = { ...p, commitUnknown: true };
       throw e;
     }
+  }
+}
+
+/** How steps on this destination are named in reasons: `FTP upload`, `GridFTP SIZE`. */
+function protocolOf(destination: string): 'FTP' | 'GridFTP' {
+  try {
+    return schemeOf(destination) === 'gsiftp' ? 'GridFTP' : 'FTP';
+  } catch {
+    return 'FTP';
   }
 }
 

@@ -27,6 +27,9 @@ import { JpError } from '../core/errors.js';
 import { FtpReplyError, type FtpCommand } from '../core/ftp-reply.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { toFtpJpError } from './ftp-errors.js';
+import { redactUrl } from './transport.js';
+
+export { redactUrl };
 
 export interface FtpPoolOptions {
   /** Clients per origin at most (default 4). */
@@ -114,10 +117,6 @@ export function parseFtpUrl(destination: string): FtpTarget {
   };
 }
 
-/** The URL without its password (for logs and reasons). */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
-}
 
 interface Idle {
   client: Client;

@@ -16,52 +16,29 @@
  * Transfers go through ./ftp-transfer.ts, which reads the server's reply
  * after a data-connection error (ProFTPD resets it just before its 550).
  */
-import type { FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FTPError, type Client } from 'basic-ftp';
 import { JpError } from '../core/errors.js';
 import { ftpReplyMeaning, type FtpCommand } from '../core/ftp-reply.js';
-import { silentLogger, type Logger } from '../core/log.js';
+import { silentLogger } from '../core/log.js';
 import { FileSender } from './file-sender.js';
 import { retryableInPlace, toFtpJpError } from './ftp-errors.js';
 import { parseFtpUrl, redactUrl, type FtpPool, type OriginHints } from './ftp-pool.js';
 import { storeFrom } from './ftp-transfer.js';
+import type { TransferOptions, TransferResult, UploadSource } from './transport.js';
 
-export interface UploadSource {
-  readonly handle: FileHandle;
-  readonly size: number;
-  /** For messages only. */
-  readonly path: string;
-}
+export type { UploadSource };
 
-export interface FtpUploadOptions {
-  signal?: AbortSignal;
-  /** Tries within this call (default 3). */
-  attempts?: number;
+export interface FtpUploadOptions extends TransferOptions {
   /**
    * Compare the remote size with the local one after the transfer:
-   * 'resumed' (default) only after an APPE resume, 'always', or 'never'.
-   * A plain STOR is already confirmed by 226 after the whole file was sent.
+   * 'always' (default), 'resumed' (only after an APPE resume), or 'never'.
    */
   verifySize?: 'always' | 'resumed' | 'never';
-  /**
-   * The destination may already hold the start of the file (an earlier
-   * attempt into the same destination): begin as a resumed try (SIZE, then
-   * APPE of the rest; nothing to send when it holds the whole file).
-   */
-  resume?: boolean;
-  log?: Logger;
 }
 
-export interface FtpUploadResult {
-  readonly bytes: number;
-  readonly attempts: number;
-  /** Offsets transfers were resumed from (empty when the first try went through). */
-  readonly resumedFrom: readonly number[];
-  /** Whether the successful try reused a pooled control connection. */
-  readonly reusedConnection: boolean;
-}
+export type FtpUploadResult = TransferResult;
 
 /** A reply meaning "command not implemented" (not a vsftpd `500 OOPS`). */
 const notImplemented = (e: FTPError, command: FtpCommand): boolean => ftpReplyMeaning(e.code, e.message, command) === 'not-implemented';

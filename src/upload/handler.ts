@@ -2,7 +2,8 @@
  * The dump / sandbox upload handler (primary-service.md "Upload flow"):
  *
  *   parse message ─▶ path check ─▶ StartUpload (+ failsafe registration for
- *   dumps) ─▶ FTP upload (resumed on a broken connection) ─▶ CommitUpload
+ *   dumps) ─▶ upload by the destination's scheme (FTP, FTPS, GridFTP;
+ *   resumed on a broken connection) ─▶ CommitUpload
  *   ─▶ remove the local file, or move it into the store directory.
  *
  * Every failure goes through classify() with the failing operation in its
@@ -27,9 +28,9 @@ import { parseUploadMessage, type UploadMessage } from '../messages/keyvalue.js'
 import type { PrimaryApi, UploadKind } from '../primary/api.js';
 import { resolveAllowedFile, type AllowedFile, type PathFs } from './allowed-paths.js';
 import { UploadAttempt } from './attempt.js';
-import { redactUrl, type FtpPool } from './ftp-pool.js';
 import { disposeUploaded } from './local-file.js';
 import { startUploadWithFailsafe, StepError } from './start-upload.js';
+import { redactUrl, type UploadTransport } from './transport.js';
 
 export interface UploadHandlerDeps {
   /** The primary service client; `jpps` is the message's override (host:port) or undefined. */
@@ -41,11 +42,11 @@ export interface UploadHandlerDeps {
   storeDir?: string;
   /** Subject DN of the importer's certificate (failsafe registration owner). */
   ownerDn: () => string;
-  /** Owned by the handler from now on: close() closes it. */
-  ftp: FtpPool;
+  /** FTP/FTPS/GridFTP by the destination's scheme; owned by the handler from now on: close() closes it. */
+  transport: UploadTransport;
   clock?: Clock;
   log?: Logger;
-  /** FTP tries within one message processing (default 3). */
+  /** Transfer tries within one message processing (default 3). */
   ftpAttempts?: number;
   /** commitBefore = now + this (default 1000 s, as the C importer). */
   commitWindowMs?: number;
@@ -93,7 +94,7 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
       const primary = deps.primary(m.jpps);
       attempt = new UploadAttempt({
         primary,
-        ftp: deps.ftp,
+        transport: deps.transport,
         start: () => startUploadWithFailsafe({
           primary,
           kind: deps.kind,
@@ -130,7 +131,7 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
 
   return {
     handle,
-    close: () => deps.ftp.close(),
+    close: () => deps.transport.close(),
   };
 }
 

@@ -15,7 +15,8 @@ import {
   type PrimaryApi, type StartUploadResult, type UploadKind,
 } from '../primary/api.js';
 
-export type UploadOperation = 'StartUpload' | 'GetJobAttributes' | 'RegisterJob' | 'FTP upload' | 'FTP SIZE' | 'CommitUpload';
+export type UploadOperation =
+  | 'StartUpload' | 'GetJobAttributes' | 'RegisterJob' | 'FTP upload' | 'FTP SIZE' | 'GridFTP upload' | 'GridFTP SIZE' | 'CommitUpload';
 
 /** An error together with the operation it came from (for classify's context). */
 export class StepError extends Error {

@@ -48,12 +48,25 @@ const badCases: [string, Record<string, unknown>, RegExp][] = [
   ['log level', { logLevel: 'loud' }, /--log-level/],
   ['retry-max below first', { retryFirst: '10m', retryMax: '1m' }, /--retry-max/],
   ['give-up-after bad', { giveUpAfter: 'never' }, /--give-up-after/],
+  ['gridftp-dcau X', { gridftpDcau: 'X' }, /--gridftp-dcau: must be one of A, N, got "X"/],
+  ['gridftp-prot S', { gridftpProt: 'S' }, /--gridftp-prot: must be one of C, P, got "S"/],
+  ['PROT P without DCAU', { gridftpDcau: 'N', gridftpProt: 'P' }, /--gridftp-prot: PROT P \(private data\) needs an authenticated data channel/],
+  ['gridftp-subject not a DN', { gridftpSubject: 'host/jp.example.org' }, /--gridftp-subject: must be a subject in slash form/],
+  ['gridftp-subject with a line break', { gridftpSubject: '/CN=a\nDELE x' }, /--gridftp-subject/],
 ];
 for (const [name, raw, want] of badCases) {
   test(`validateOptions refuses ${name}, naming the flag`, () => {
     assert.throws(() => validateOptions(raw, {}), (e: unknown) => isJpError(e, 'JP_CONFIG') && want.test(e.message));
   });
 }
+
+test('GridFTP options: DCAU A and PROT C by default; values taken in any case; the expected server subject kept as given', () => {
+  const d = validateOptions({}, {});
+  assert.deepEqual([d.gridftpDcau, d.gridftpProt, d.gridftpSubject], ['A', 'C', undefined]);
+  const o = validateOptions({ gridftpDcau: 'n', gridftpProt: 'c', gridftpSubject: '/DC=org/DC=example/CN=host/jp.example.org' }, {});
+  assert.deepEqual([o.gridftpDcau, o.gridftpProt, o.gridftpSubject], ['N', 'C', '/DC=org/DC=example/CN=host/jp.example.org']);
+  assert.equal(validateOptions({ gridftpProt: 'P' }, {}).gridftpProt, 'P');
+});
 
 const goodEndpoints = ['localhost:8900', '127.0.0.1:1', 'jp.example.org:8900', '[::1]:8900', 'https://jp.example.org:8900/', 'http://localhost:8901'];
 for (const jpps of goodEndpoints) {

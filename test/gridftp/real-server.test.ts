@@ -24,12 +24,11 @@ import { FtpReplyError } from '../../src/core/ftp-reply.js';
 import { GridFtpClient, type GridFtpOptions } from '../../src/gridftp/client.js';
 import { loadCredentials, type Credentials } from '../../src/primary/credentials.js';
 import { caDirRevoking, CLIENT_SUBJECT, gridCerts, HOST_SUBJECT, STRANGER_SUBJECT, WRONGHOST_SUBJECT, type GridCertPair, type GridCerts } from '../helpers/grid-certs.js';
-import { findGlobusUrlCopy, findGridftpServer, globusUrlCopy, startGridftpServer, type GridftpServer } from '../helpers/gridftp-server.js';
+import { findGlobusUrlCopy, globusUrlCopy, gridftpSuiteSkip, startGridftpServer, type GridftpServer } from '../helpers/gridftp-server.js';
+import { peerMissing } from '../helpers/peers.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const found = findGridftpServer();
-const skip = 'missing' in found ? found.missing : false;
-if (skip !== false) process.stdout.write(`# skipped: ${skip}\n`);
+const skip = gridftpSuiteSkip();
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Cleanups of servers started in before(): run by the suite's after(). */
@@ -119,7 +118,7 @@ describe('GridFTP client against the real Globus GridFTP server', { skip }, () =
   it('what it uploaded is what globus-url-copy fetches back (sha256)', async (t) => {
     const guc = findGlobusUrlCopy();
     if ('missing' in guc) {
-      t.skip(guc.missing);
+      peerMissing(t, guc.missing);
       return;
     }
     await server.explain(async () => {

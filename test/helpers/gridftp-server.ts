@@ -8,8 +8,8 @@
  * is killed and checked gone.
  *
  * Binary: $JP_TEST_GRIDFTP_SERVER, else globus-gridftp-server in PATH or
- * /usr/sbin. Missing: the test is skipped with the reason printed
- * (.ci/run installs it).
+ * /usr/sbin. Missing: the test is skipped with the reason printed, or
+ * fails in CI (.ci/run installs it; ./peers.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './tmp.js';
 import { gridCerts, type GridCertPair } from './grid-certs.js';
+import { peerMissing } from './peers.js';
 
 type TestHooks = { after: (fn: () => Promise<void> | void) => void; skip: (msg?: string) => void };
 
@@ -37,6 +38,15 @@ export function findGridftpServer(): { bin: string } | { missing: string } {
     }
   }
   return { missing: `globus-gridftp-server is not installed (looked at ${candidates.join(', ')}); ${INSTALL_HINT}` };
+}
+
+/** The server binary, or a skip reason for describe(): false when it is there; throws in CI when it is not (./peers.ts). */
+export function gridftpSuiteSkip(): string | false {
+  const found = findGridftpServer();
+  if (!('missing' in found)) return false;
+  if (process.env['CI'] === 'true') throw new Error(`${found.missing} — .ci/run installs it in CI, so its absence is a failure here`);
+  process.stdout.write(`# skipped: ${found.missing}\n`);
+  return found.missing;
 }
 
 /** globus-url-copy, or why there is none. */
@@ -132,7 +142,7 @@ export async function startGridftpServer(t: TestHooks, opts: GridftpServerOption
   const found = findGridftpServer();
   if ('missing' in found) {
     process.stdout.write(`# skipped: ${found.missing}\n`);
-    t.skip(found.missing);
+    peerMissing(t, found.missing);
     return undefined;
   }
   const certs = await gridCerts();

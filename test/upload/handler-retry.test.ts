@@ -15,6 +15,7 @@ import type { Outcome } from '../../src/core/outcome.js';
 import type { ClaimedMessage } from '../../src/core/queue.js';
 import type { PendingUpload } from '../../src/maildir/retry-state.js';
 import { FtpPool } from '../../src/upload/ftp-pool.js';
+import { FtpTransport } from '../../src/upload/ftp-transport.js';
 import { createUploadHandler } from '../../src/upload/handler.js';
 import { startTestFtp, type TestFtp } from '../helpers/ftp.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -47,7 +48,7 @@ async function setup(t: TestContext, bytes = 300_000): Promise<Setup> {
     kind: 'dump',
     allowedDirs: [allowed],
     ownerDn: () => '/O=jp-test/CN=importer',
-    ftp: new FtpPool({ timeoutMs: 10_000 }),
+    transport: new FtpTransport(new FtpPool({ timeoutMs: 10_000 })),
     clock: { now: () => clock.t },
     ftpAttempts: 1,
   });

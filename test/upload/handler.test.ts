@@ -10,6 +10,7 @@ import type { ClaimedMessage } from '../../src/core/queue.js';
 import { REGTIME_ATTRIBUTE, UPLOAD_KINDS, type UploadKind } from '../../src/primary/api.js';
 import { nodePathFs, type PathFs } from '../../src/upload/allowed-paths.js';
 import { FtpPool } from '../../src/upload/ftp-pool.js';
+import { FtpTransport } from '../../src/upload/ftp-transport.js';
 import { createUploadHandler, type UploadHandler } from '../../src/upload/handler.js';
 import { startTestFtp, type TestFtp } from '../helpers/ftp.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -48,7 +49,7 @@ async function setup(t: TestContext, opts: { kind?: UploadKind; storeDir?: (dir:
     allowedDirs: [allowed],
     ...(storeDir !== undefined ? { storeDir } : {}),
     ownerDn: () => OWNER,
-    ftp: new FtpPool({ timeoutMs: 10_000 }),
+    transport: new FtpTransport(new FtpPool({ timeoutMs: 10_000 })),
     clock: { now: () => NOW },
     pathFs,
   });
