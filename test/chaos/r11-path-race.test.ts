@@ -86,7 +86,9 @@ test('R11: racing any path component for a symlink or a move-out never reads or 
     const imp = startImporter(importerArgs(svc.httpsPort, dir, ['--workers', 'dump', '--allow-dir', allowed]));
     t.after(() => imp.child.kill('SIGKILL'));
 
-    const swapper = spawn(process.execPath, [SWAPPER, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const planFile = join(dir, 'swap-plan.json');
+    await writeFile(planFile, JSON.stringify(plan));
+    const swapper = spawn(process.execPath, [SWAPPER, planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => swapper.kill('SIGKILL'));
     let swapOut = '';
     swapper.stdout.on('data', (b: Buffer) => { swapOut += b.toString(); });
