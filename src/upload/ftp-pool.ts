@@ -27,6 +27,7 @@ import { JpError } from '../core/errors.js';
 import { FtpReplyError, type FtpCommand } from '../core/ftp-reply.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { toFtpJpError } from './ftp-errors.js';
+import { ServerPool, type ServerPoolStats } from './server-pool.js';
 import { redactUrl } from './transport.js';
 
 export { redactUrl };
@@ -79,12 +80,7 @@ export interface FtpLease {
   discard(): void;
 }
 
-export interface FtpPoolStats {
-  connects: number;
-  reuses: number;
-  active: number;
-  idle: number;
-}
+export type FtpPoolStats = ServerPoolStats;
 
 /** Parse an ftp:// or ftps:// destination. Other schemes are refused. */
 export function parseFtpUrl(destination: string): FtpTarget {
@@ -118,161 +114,76 @@ export function parseFtpUrl(destination: string): FtpTarget {
 }
 
 
-interface Idle {
-  client: Client;
-  timer: NodeJS.Timeout;
-}
-
-interface Origin {
-  hints: OriginHints;
-  active: number;
-  idle: Idle[];
-  waiters: Array<() => void>;
-  /** Connections the server accepts from us (maxPerHost until it refuses one for too many). */
-  limit: number;
-  /** When a shrunk limit is set back to maxPerHost. */
-  regrowAt: number;
-}
-
 /** Connect attempts refused for too many connections while we hold none, before giving up. */
 const CROWDED_TRIES = 4;
 
 export class FtpPool {
-  private readonly origins = new Map<string, Origin>();
+  private readonly pool: ServerPool<Client>;
+  private readonly hints = new Map<string, OriginHints>();
   /** The TLS context each client connected with: one of an older credential generation (CRL, certificate) is not reused. */
   private readonly contexts = new WeakMap<Client, unknown>();
-  private readonly maxPerHost: number;
-  private readonly idleMs: number;
   private readonly timeoutMs: number;
   private readonly regrowMs: number;
   private readonly crowdedRetryMs: number;
   private readonly log: Logger;
-  private closed = false;
-  private connects = 0;
-  private reuses = 0;
 
   constructor(private readonly opts: FtpPoolOptions = {}) {
-    this.maxPerHost = opts.maxPerHost ?? 4;
-    this.idleMs = opts.idleMs ?? 30_000;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.regrowMs = opts.regrowMs ?? 300_000;
     this.crowdedRetryMs = opts.crowdedRetryMs ?? 250;
     this.log = opts.log ?? silentLogger;
-    if (!Number.isInteger(this.maxPerHost) || this.maxPerHost < 1) {
-      throw new JpError('JP_CONFIG', `FTP pool maxPerHost must be a positive integer, got ${this.maxPerHost}`);
-    }
+    this.pool = new ServerPool<Client>({ what: 'FTP', maxPerHost: opts.maxPerHost ?? 4, idleMs: opts.idleMs ?? 30_000 });
   }
 
   stats(): FtpPoolStats {
-    let active = 0;
-    let idle = 0;
-    for (const o of this.origins.values()) {
-      active += o.active;
-      idle += o.idle.length;
-    }
-    return { connects: this.connects, reuses: this.reuses, active, idle };
+    return this.pool.stats();
   }
 
   /** Connections the pool opens to this target's origin at most now (maxPerHost unless the server limited us). */
   limitFor(target: FtpTarget): number {
-    const o = this.origins.get(originKey(target));
-    return o === undefined ? this.maxPerHost : this.currentLimit(o);
+    return this.pool.limitFor(originKey(target));
   }
 
   /** A logged-in client for this origin: an idle one, a new one, or the next one freed. */
   async acquire(target: FtpTarget, signal?: AbortSignal): Promise<FtpLease> {
     const key = originKey(target);
-    let origin = this.origins.get(key);
-    if (origin === undefined) {
-      origin = { hints: { mkdirFirst: false }, active: 0, idle: [], waiters: [], limit: this.maxPerHost, regrowAt: 0 };
-      this.origins.set(key, origin);
+    let hints = this.hints.get(key);
+    if (hints === undefined) {
+      hints = { mkdirFirst: false };
+      this.hints.set(key, hints);
     }
-    let crowded = 0;
     // A client made with the TLS context of an older credential generation (changed CRL or certificate) is not reused.
     const tlsNow = target.scheme === 'ftps' || this.opts.explicitTls === true ? (await this.opts.tls?.())?.secureContext : undefined;
-    for (;;) {
-      if (this.closed) throw new JpError('JP_ABORTED', 'FTP pool is closed');
-      if (aborted(signal)) throw new JpError('JP_ABORTED', 'FTP upload aborted');
-      let idle: Idle | undefined;
-      while ((idle = origin.idle.pop()) !== undefined) {
-        clearTimeout(idle.timer);
-        if (!idle.client.closed && (tlsNow === undefined || this.contexts.get(idle.client) === tlsNow)) {
-          origin.active++;
-          this.reuses++;
-          return this.lease(origin, idle.client, true);
-        }
-        idle.client.close();
-      }
-      if (origin.active >= this.currentLimit(origin)) {
-        await waitTurn(origin, signal);
-        continue;
-      }
-      origin.active++;
-      try {
-        const client = await this.connect(target, signal);
-        this.connects++;
-        return this.lease(origin, client, false);
-      } catch (e) {
-        origin.active--;
-        origin.waiters.shift()?.();
-        if (aborted(signal)) throw new JpError('JP_ABORTED', 'FTP connect aborted', { cause: e });
+    let crowded = 0;
+    const lease = await this.pool.acquire(key, {
+      connect: (s) => this.connect(target, s),
+      reusable: (c) => !c.closed && (tlsNow === undefined || this.contexts.get(c) === tlsNow),
+      destroy: (c) => c.close(),
+      connectFailed: async (e, held, slots) => {
         const err = e instanceof JpError ? e : toFtpJpError(e, `FTP connect to ${target.scheme}://${target.host}:${target.port}`);
         if (!(err instanceof FtpReplyError && err.meaning === 'too-many-connections')) throw err;
         // Refused for too many connections: as many as we hold (or are opening) is what it takes.
-        const others = origin.active + origin.idle.length;
-        if (others > 0) {
-          if (others < origin.limit) {
-            origin.limit = others;
-            this.log.warn({ host: target.host, port: target.port, connections: others, reply: err.reply },
+        if (held > 0) {
+          if (held < slots.limit) {
+            slots.limit = held;
+            this.log.warn({ host: target.host, port: target.port, connections: held, reply: err.reply },
               'the FTP server refuses more connections from us: using fewer');
           }
-          origin.regrowAt = Date.now() + this.regrowMs;
-          continue;
+          slots.regrowAt = Date.now() + this.regrowMs;
+          return true;
         }
         // We hold none: the server may still count one we closed a moment ago.
         if (++crowded >= CROWDED_TRIES) throw err;
         await sleep(this.crowdedRetryMs * 2 ** (crowded - 1), signal);
-      }
-    }
+        return true;
+      },
+    }, signal);
+    return { client: lease.conn, reused: lease.reused, hints, release: lease.release, discard: lease.discard };
   }
 
   /** Close idle clients now; leased ones close when released. */
   async close(): Promise<void> {
-    this.closed = true;
-    for (const o of this.origins.values()) {
-      for (const i of o.idle.splice(0)) {
-        clearTimeout(i.timer);
-        i.client.close();
-      }
-      for (const w of o.waiters.splice(0)) w();
-    }
-  }
-
-  private lease(origin: Origin, client: Client, reused: boolean): FtpLease {
-    let done = false;
-    const finish = (keep: boolean): void => {
-      if (done) return;
-      done = true;
-      origin.active--;
-      if (keep && !client.closed && !this.closed) {
-        const timer = setTimeout(() => {
-          const i = origin.idle.findIndex((x) => x.client === client);
-          if (i >= 0) origin.idle.splice(i, 1);
-          client.close();
-        }, this.idleMs);
-        timer.unref();
-        origin.idle.push({ client, timer });
-      } else {
-        client.close();
-      }
-      origin.waiters.shift()?.();
-    };
-    return { client, reused, hints: origin.hints, release: () => finish(true), discard: () => finish(false) };
-  }
-
-  private currentLimit(o: Origin): number {
-    if (o.limit < this.maxPerHost && Date.now() >= o.regrowAt) o.limit = this.maxPerHost;
-    return o.limit;
+    await this.pool.close({ destroy: (c) => c.close() });
   }
 
   private async connect(target: FtpTarget, signal?: AbortSignal): Promise<Client> {
@@ -344,23 +255,3 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function waitTurn(origin: Origin, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const wake = (): void => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const onAbort = (): void => {
-      const i = origin.waiters.indexOf(wake);
-      if (i >= 0) origin.waiters.splice(i, 1);
-      resolve();
-    };
-    origin.waiters.push(wake);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** A function, so TypeScript does not narrow `aborted` across awaits. */
-function aborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
-}

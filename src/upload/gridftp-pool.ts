@@ -1,8 +1,7 @@
 /**
- * Logged-in GridFTP (GSI) control connections kept per server, like the
- * FTP pool (./ftp-pool.ts): a GSI handshake, login and setup cost several
- * round trips and an RSA signature, so a connection goes from file to
- * file. At most `maxPerHost` per server; idle ones close after `idleMs`; a
+ * Logged-in GridFTP (GSI) control connections kept per server
+ * (./server-pool.ts): a GSI handshake, login and setup cost several round
+ * trips and an RSA signature, so a connection goes from file to file. A
  * connection that broke, or that authenticated with credentials of an
  * older generation (a renewed certificate, a changed CRL), is closed
  * instead of being handed out again.
@@ -11,6 +10,7 @@ import { JpError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { GridFtpClient, GRIDFTP_DEFAULT_PORT, type GridFtpOptions } from '../gridftp/client.js';
 import type { Credentials } from '../primary/credentials.js';
+import { ServerPool, type ServerPoolStats } from './server-pool.js';
 import { redactUrl } from './transport.js';
 
 export interface GridFtpTarget {
@@ -72,80 +72,26 @@ export interface GridFtpLease {
   discard(): void;
 }
 
-export interface GridFtpPoolStats {
-  connects: number;
-  reuses: number;
-  active: number;
-  idle: number;
-}
-
-interface Idle {
-  client: GridFtpClient;
-  timer: NodeJS.Timeout;
-}
-
-interface Server {
-  active: number;
-  idle: Idle[];
-  waiters: Array<() => void>;
-}
+export type GridFtpPoolStats = ServerPoolStats;
 
 export class GridFtpPool {
-  private readonly servers = new Map<string, Server>();
-  private readonly maxPerHost: number;
-  private readonly idleMs: number;
+  private readonly pool: ServerPool<GridFtpClient>;
   private readonly log: Logger;
-  private closed = false;
-  private connects = 0;
-  private reuses = 0;
 
   constructor(private readonly opts: GridFtpPoolOptions) {
-    this.maxPerHost = opts.maxPerHost ?? 4;
-    this.idleMs = opts.idleMs ?? 30_000;
     this.log = opts.log ?? silentLogger;
-    if (!Number.isInteger(this.maxPerHost) || this.maxPerHost < 1) {
-      throw new JpError('JP_CONFIG', `GridFTP pool maxPerHost must be a positive integer, got ${this.maxPerHost}`);
-    }
+    this.pool = new ServerPool<GridFtpClient>({ what: 'GridFTP', maxPerHost: opts.maxPerHost ?? 4, idleMs: opts.idleMs ?? 30_000 });
   }
 
   stats(): GridFtpPoolStats {
-    let active = 0;
-    let idle = 0;
-    for (const s of this.servers.values()) {
-      active += s.active;
-      idle += s.idle.length;
-    }
-    return { connects: this.connects, reuses: this.reuses, active, idle };
+    return this.pool.stats();
   }
 
   /** A logged-in connection to the target's server: an idle one of the current credentials, a new one, or the next one freed. */
   async acquire(target: GridFtpTarget, signal?: AbortSignal): Promise<GridFtpLease> {
-    const key = `[${target.host}]:${target.port}`;
-    let server = this.servers.get(key);
-    if (server === undefined) {
-      server = { active: 0, idle: [], waiters: [] };
-      this.servers.set(key, server);
-    }
-    for (;;) {
-      if (this.closed) throw new JpError('JP_ABORTED', 'GridFTP pool is closed');
-      if (signal?.aborted === true) throw new JpError('JP_ABORTED', 'GridFTP upload aborted');
-      const creds = await this.opts.credentials();
-      let idle: Idle | undefined;
-      while ((idle = server.idle.pop()) !== undefined) {
-        clearTimeout(idle.timer);
-        if (idle.client.usable && idle.client.credentials === creds) {
-          server.active++;
-          this.reuses++;
-          return this.lease(server, idle.client, true);
-        }
-        void idle.client.close();
-      }
-      if (server.active >= this.maxPerHost) {
-        await waitTurn(server, signal);
-        continue;
-      }
-      server.active++;
-      try {
+    const creds = await this.opts.credentials();
+    const lease = await this.pool.acquire(`[${target.host}]:${target.port}`, {
+      connect: async (s) => {
         const connect = this.opts.connect ?? ((o: GridFtpOptions) => GridFtpClient.connect(o));
         const client = await connect({
           host: target.host,
@@ -155,68 +101,21 @@ export class GridFtpPool {
           ...(this.opts.dcau !== undefined ? { dcau: this.opts.dcau } : {}),
           ...(this.opts.protection !== undefined ? { protection: this.opts.protection } : {}),
           ...(this.opts.expectedSubject !== undefined ? { expectedSubject: this.opts.expectedSubject } : {}),
-          ...(signal !== undefined ? { signal } : {}),
+          ...(s !== undefined ? { signal: s } : {}),
         });
-        this.connects++;
         this.log.debug({ host: target.host, port: target.port, server: client.serverSubject, tls: client.tlsProtocol, account: client.account }, 'GridFTP connected');
-        return this.lease(server, client, false);
-      } catch (e) {
-        server.active--;
-        server.waiters.shift()?.();
-        throw e;
-      }
-    }
+        return client;
+      },
+      // A reload (renewed certificate, changed CRL) makes new credentials: connections of the old ones are closed.
+      reusable: (c) => c.usable && c.credentials === creds,
+      destroy: (c) => c.destroy(),
+      close: (c) => c.close(),
+    }, signal);
+    return { client: lease.conn, reused: lease.reused, release: lease.release, discard: lease.discard };
   }
 
-  /** Close idle connections now; leased ones close when given back. */
+  /** Close idle connections now (QUIT); leased ones close when given back. */
   async close(): Promise<void> {
-    this.closed = true;
-    const closing: Array<Promise<void>> = [];
-    for (const s of this.servers.values()) {
-      for (const i of s.idle.splice(0)) {
-        clearTimeout(i.timer);
-        closing.push(i.client.close());
-      }
-      for (const w of s.waiters.splice(0)) w();
-    }
-    await Promise.all(closing);
+    await this.pool.close({ destroy: (c) => c.destroy(), close: (c) => c.close() });
   }
-
-  private lease(server: Server, client: GridFtpClient, reused: boolean): GridFtpLease {
-    let done = false;
-    const finish = (keep: boolean): void => {
-      if (done) return;
-      done = true;
-      server.active--;
-      if (keep && client.usable && !this.closed) {
-        const timer = setTimeout(() => {
-          const i = server.idle.findIndex((x) => x.client === client);
-          if (i >= 0) server.idle.splice(i, 1);
-          void client.close();
-        }, this.idleMs);
-        timer.unref();
-        server.idle.push({ client, timer });
-      } else {
-        client.destroy();
-      }
-      server.waiters.shift()?.();
-    };
-    return { client, reused, release: () => finish(true), discard: () => finish(false) };
-  }
-}
-
-function waitTurn(server: Server, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const wake = (): void => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const onAbort = (): void => {
-      const i = server.waiters.indexOf(wake);
-      if (i >= 0) server.waiters.splice(i, 1);
-      resolve();
-    };
-    server.waiters.push(wake);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
