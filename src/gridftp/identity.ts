@@ -13,12 +13,14 @@
  * refused before one byte of a command is sent).
  */
 import { isIP } from 'node:net';
-import { createSecureContext, type PeerCertificate, type DetailedPeerCertificate, type SecureContext } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { JpError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Credentials } from '../primary/credentials.js';
 import { nodeSubjectToSlash } from '../primary/dn.js';
+import { peerChain } from '../primary/tls-trust.js';
+
 
 export interface ServerIdentity {
   /** The host name (or address) the destination URL names. */
@@ -105,20 +107,6 @@ export function hostMismatch(names: CertificateNames, host: string): string | un
   }
   const alt = names.dnsNames.length > 0 ? ` (subjectAltName DNS: ${names.dnsNames.join(', ')})` : '';
   return `wrong host name: the GridFTP server's certificate ${names.subject}${alt} does not name ${h} (expected CN=${h} or CN=host/${h}, or a subjectAltName for it); name the expected subject when the server's certificate is right`;
-}
-
-/** The peer's chain as DER, its own certificate first. */
-export function peerChain(cert: PeerCertificate): Buffer[] {
-  const out: Buffer[] = [];
-  let c: PeerCertificate | undefined = cert;
-  while (c !== undefined && out.length < 16) {
-    if (!Buffer.isBuffer(c.raw)) break;
-    out.push(c.raw);
-    const issuer: DetailedPeerCertificate | undefined = (c as Partial<DetailedPeerCertificate>).issuerCertificate;
-    if (issuer === undefined || issuer === c || issuer.raw === undefined || issuer.raw.equals(c.raw)) break;
-    c = issuer;
-  }
-  return out;
 }
 
 /** What a data connection's peer must be: the subject the control channel authenticated. */

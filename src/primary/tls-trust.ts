@@ -51,7 +51,7 @@ export interface ClientTrustOptions {
 const MAX_CHAIN = 16;
 
 /** The peer's chain as DER, its own certificate first (Node links issuers; a self-signed root links to itself). */
-function chainOf(cert: PeerCertificate): Buffer[] {
+export function peerChain(cert: PeerCertificate): Buffer[] {
   const out: Buffer[] = [];
   let c: PeerCertificate | undefined = cert;
   while (c !== undefined && out.length < MAX_CHAIN) {
@@ -76,7 +76,7 @@ function build(creds: Credentials, clock: Clock): ClientTrustOptions {
       const mismatch = checkHostName(hostname, cert);
       if (mismatch !== undefined) return mismatch;
       try {
-        const failure = revocation.check(chainOf(cert), clock.now(), hostname);
+        const failure = revocation.check(peerChain(cert), clock.now(), hostname);
         return failure === undefined ? undefined : new PeerRevocationError(failure.code, failure.message);
       } catch (e) {
         // Never throw from here (it would escape into the socket's event handler); refuse instead.

@@ -28,7 +28,7 @@ import { FtpReplyError, type FtpCommand } from '../core/ftp-reply.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { toFtpJpError } from './ftp-errors.js';
 import { ServerPool, type ServerPoolStats } from './server-pool.js';
-import { redactUrl } from './transport.js';
+import { destinationPath, redactUrl } from './transport.js';
 
 export { redactUrl };
 
@@ -93,15 +93,7 @@ export function parseFtpUrl(destination: string): FtpTarget {
   if (u.protocol !== 'ftp:' && u.protocol !== 'ftps:') {
     throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: scheme ${u.protocol} is not supported (ftp://, ftps://)`);
   }
-  let path: string;
-  try {
-    path = decodeURIComponent(u.pathname);
-  } catch {
-    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: bad %-escape in the path`);
-  }
-  if (path.length <= 1 || path.endsWith('/') || /[\r\n\0]/.test(path)) {
-    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: the path does not name a file`);
-  }
+  const path = destinationPath(u, destination);
   const scheme = u.protocol === 'ftps:' ? 'ftps' : 'ftp';
   return {
     scheme,

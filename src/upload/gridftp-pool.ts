@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../core/log.js';
 import { GridFtpClient, GRIDFTP_DEFAULT_PORT, type GridFtpOptions } from '../gridftp/client.js';
 import type { Credentials } from '../primary/credentials.js';
 import { ServerPool, type ServerPoolStats } from './server-pool.js';
-import { redactUrl } from './transport.js';
+import { destinationPath, redactUrl } from './transport.js';
 
 export interface GridFtpTarget {
   readonly host: string;
@@ -29,15 +29,7 @@ export function parseGridftpUrl(destination: string): GridFtpTarget {
     throw new JpError('JP_BAD_REPLY', `upload destination ${JSON.stringify(redactUrl(destination).slice(0, 200))} is not a URL`);
   }
   if (u.protocol !== 'gsiftp:') throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: not a gsiftp:// URL`);
-  let path: string;
-  try {
-    path = decodeURIComponent(u.pathname);
-  } catch {
-    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: bad %-escape in the path`);
-  }
-  if (path.length <= 1 || path.endsWith('/') || /[\r\n\0]/.test(path)) {
-    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: the path does not name a file`);
-  }
+  const path = destinationPath(u, destination);
   if (u.hostname === '') throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: no host`);
   return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port === '' ? GRIDFTP_DEFAULT_PORT : Number(u.port), path };
 }

@@ -53,6 +53,20 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
 }
 
+/** The decoded path of a destination URL, which must name a file: no `%`-escape errors, no line breaks or NULs. */
+export function destinationPath(u: URL, destination: string): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(u.pathname);
+  } catch {
+    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: bad %-escape in the path`);
+  }
+  if (path.length <= 1 || path.endsWith('/') || /[\r\n\0]/.test(path)) {
+    throw new JpError('JP_BAD_REPLY', `upload destination ${redactUrl(destination)}: the path does not name a file`);
+  }
+  return path;
+}
+
 /** The scheme of a destination URL, lower case without the colon (`gsiftp`); refuses what is not a URL. */
 export function schemeOf(destination: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(destination);

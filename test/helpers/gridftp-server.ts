@@ -14,11 +14,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './tmp.js';
 import { gridCerts, type GridCertPair } from './grid-certs.js';
 import { peerMissing } from './peers.js';
+import { freePortRange } from './ports.js';
 
 type TestHooks = { after: (fn: () => Promise<void> | void) => void; skip: (msg?: string) => void };
 
@@ -89,27 +90,6 @@ export interface GridftpServer {
   stop(): Promise<void>;
 }
 
-async function portFree(port: number): Promise<boolean> {
-  const s = createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  if (ok) await new Promise((r) => s.close(r));
-  return ok;
-}
-
-/** A free port and a free range of `n` ports after it, below the ephemeral range. */
-async function freePorts(n: number): Promise<{ port: number; range: [number, number] }> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    let all = true;
-    for (let p = base; p <= base + n && all; p++) all = await portFree(p);
-    if (all) return { port: base, range: [base + 1, base + n] };
-  }
-  throw new Error(`no ${n + 1} consecutive free loopback ports found`);
-}
-
 function groupPids(pgid: number): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -153,7 +133,8 @@ export async function startGridftpServer(t: TestHooks, opts: GridftpServerOption
   const conf = join(dir, 'gridftp.conf');
   await writeFile(conf, '# jp-importer test server: everything is on the command line\n');
   const logFile = join(dir, 'server.log');
-  const { port, range } = await freePorts(20);
+  const [port, last] = await freePortRange(21);
+  const range = [port + 1, last] as const;
   const cred = opts.hostCred ?? certs.host;
   // setpriv --pdeathsig: the listener dies with this process even when it is killed (no after hooks then).
   const setpriv = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];

@@ -18,10 +18,11 @@
  * chroot; Pure-FTPd needs root and is skipped).
  */
 import { peerMissing } from './peers.js';
+import { freePort, freePortRange } from './ports.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -95,35 +96,7 @@ export function findServer(kind: RealFtpKind): { bin: string } | { missing: stri
   return { missing: `${kind} is not installed (looked at ${candidates.join(', ')}; .ci/run installs it)` };
 }
 
-/** A free loopback TCP port (bound and released). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const s = createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  if (ok) await new Promise((r) => s.close(r));
-  return ok;
-}
-
-/** `n` consecutive free loopback ports below the ephemeral range (for a passive port range). */
-async function freePortRange(n: number): Promise<[number, number]> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    let all = true;
-    for (let p = base; p < base + n && all; p++) all = await portFree(p);
-    if (all) return [base, base + n - 1];
-  }
-  throw new Error(`no ${n} consecutive free ports found for a passive range`);
-}
+export { freePort };
 
 interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 
