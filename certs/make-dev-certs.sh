@@ -2,28 +2,45 @@
 # Make a development PKI for jp-importer and jp-primary-dev (tests, demos,
 # running the whole system on one machine). NEVER use these in production.
 #
-#   certs/make-dev-certs.sh [--force] [--rsa] [DIR]
+#   certs/make-dev-certs.sh [--force] [--rsa | --ec] [--grid-user USER] [DIR]
 #
 # DIR defaults to the directory holding this script. Nothing is done when the
-# files already exist, unless --force is given. Keys are EC P-256 (fast to
-# make); --rsa makes RSA 2048 keys instead. See certs/README.md for the list
-# of files.
+# files already exist, unless --force is given. The CA, server, client and
+# client2 keys are RSA 2048 (Globus GSI needs RSA for the delegation
+# globus-url-copy asks for), the other keys EC P-256 (fast to make); --rsa
+# makes every key RSA, --ec every key EC (faster; Globus tools then fail).
+# grid-mapfile maps the client subjects to USER (default: the current user).
+# See certs/README.md for the list of files.
 set -euo pipefail
 
 force=0
-keyalg=ec
+keyalg=mixed
 dir=""
+griduser=""
+expect_user=0
 for arg in "$@"; do
+  if [[ $expect_user -eq 1 ]]; then griduser="$arg"; expect_user=0; continue; fi
   case "$arg" in
     --force) force=1 ;;
     --rsa) keyalg=rsa ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --ec) keyalg=ec ;;
+    --grid-user) expect_user=1 ;;
+    --grid-user=*) griduser="${arg#--grid-user=}" ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "make-dev-certs.sh: unknown option $arg" >&2; exit 2 ;;
     *)
       if [[ -n "$dir" ]]; then echo "make-dev-certs.sh: only one DIR allowed" >&2; exit 2; fi
       dir="$arg" ;;
   esac
 done
+if [[ $expect_user -eq 1 ]]; then echo "make-dev-certs.sh: --grid-user needs a user name" >&2; exit 2; fi
+if [[ -z "$griduser" ]]; then
+  griduser="$(id -un 2>/dev/null || true)"
+  if [[ -z "$griduser" ]]; then echo "make-dev-certs.sh: cannot tell the current user's name; give --grid-user USER" >&2; exit 2; fi
+fi
+if [[ ! "$griduser" =~ ^[A-Za-z0-9._][A-Za-z0-9._-]*$ ]]; then
+  echo "make-dev-certs.sh: --grid-user ${griduser@Q}: not a plain user name" >&2; exit 2
+fi
 if [[ -z "$dir" ]]; then dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"; fi
 command -v openssl >/dev/null || { echo "make-dev-certs.sh: openssl not found in PATH" >&2; exit 1; }
 
@@ -31,7 +48,7 @@ outputs=(ca.pem ca-key.pem server.pem server-key.pem client.pem client-key.pem
   client2.pem client2-key.pem client-expired.pem client-expired-key.pem
   server-expired.pem server-expired-key.pem server-wronghost.pem server-wronghost-key.pem
   rogue-ca.pem rogue-ca-key.pem rogue-server.pem rogue-server-key.pem
-  rogue-client.pem rogue-client-key.pem server-revoked.pem server-revoked-key.pem ca-crl.pem ca)
+  rogue-client.pem rogue-client-key.pem server-revoked.pem server-revoked-key.pem ca-crl.pem ca grid-mapfile)
 
 if [[ $force -eq 0 ]]; then
   missing=0
@@ -47,8 +64,11 @@ work="$(mktemp -d "$dir/.make-dev-certs.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 umask 077
 
-newkey() { # newkey FILE
-  if [[ $keyalg == rsa ]]; then
+# Keys Globus GSI uses (CA, server, clients): RSA unless --ec.
+rsa_names=" ca server client client2 "
+
+newkey() { # newkey FILE NAME
+  if [[ $keyalg == rsa || ( $keyalg == mixed && "$rsa_names" == *" $2 "* ) ]]; then
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null
   else
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null
@@ -56,7 +76,7 @@ newkey() { # newkey FILE
 }
 
 mkca() { # mkca NAME SUBJECT
-  newkey "$work/$1-key.pem"
+  newkey "$work/$1-key.pem" "$1"
   openssl req -new -x509 -key "$work/$1-key.pem" -out "$work/$1.pem" -days 3650 -subj "$2" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -addext "subjectKeyIdentifier=hash"
@@ -65,7 +85,7 @@ mkca() { # mkca NAME SUBJECT
 # sign CA NAME SUBJECT EXTENSIONS [expired]
 sign() {
   local ca="$1" name="$2" subj="$3" ext="$4" expired="${5:-}"
-  newkey "$work/$name-key.pem"
+  newkey "$work/$name-key.pem" "$name"
   openssl req -new -key "$work/$name-key.pem" -out "$work/$name.csr" -subj "$subj"
   printf '%b\n' "$ext" >"$work/$name.ext"
   if [[ -z "$expired" ]]; then
@@ -154,7 +174,14 @@ cat >"$work/ca/$hash.namespaces" <<EOF
 TO Issuer "/C=CZ/O=jp-importer dev/CN=jp-importer dev CA" PERMIT Subject "/C=CZ/O=jp-importer dev/.*"
 EOF
 
+# grid-mapfile for a GridFTP server (globus-gridftp-server with GRIDMAP=...): the importer's subjects -> a local user.
+cat >"$work/grid-mapfile" <<EOF
+"/C=CZ/O=jp-importer dev/CN=jp-importer client" $griduser
+"/C=CZ/O=jp-importer dev/CN=jp-importer client 2" $griduser
+EOF
+
 chmod 0600 "$work"/*-key.pem
+chmod 0644 "$work/grid-mapfile"
 chmod 0644 "$work"/ca/ca.pem "$work"/ca/"$hash".signing_policy "$work"/ca/"$hash".namespaces "$work"/ca/"$hash".r0
 for f in "$work"/*.pem; do [[ "$f" == *-key.pem ]] || chmod 0644 "$f"; done
 chmod 0755 "$work/ca"

@@ -21,6 +21,14 @@ const flags = {
   ftps: { type: 'boolean', default: false, describe: 'FTP endpoint with implicit TLS; destinations are ftps://' },
   'ftp-require-cert': { type: 'boolean', default: false, describe: 'with --ftps: refuse FTP clients without a certificate from the CA directory' },
   'destination-base': { type: 'string', describe: 'without --ftp-listen: base URL of upload destinations (an FTP server serving <data-dir>/files)' },
+  'gridftp-url': {
+    type: 'string',
+    describe:
+      'hand out gsiftp:// destinations like the real service: <URL>/data/<md5 of owner DN>/<regtime/604800>/<job unique>/<class>[.<name>] ' +
+      'for a GridFTP server (e.g. gsiftp://localhost:2811/srv/jpps) whose grid-mapfile maps the importer to the user running this service; ' +
+      'job directories are made (mode 0700) at RegisterJob; CommitUpload wants the file there and not empty',
+  },
+  'gridftp-dir': { type: 'string', describe: "with --gridftp-url: the directory on this machine the URL's path names [the URL's path]" },
   'fail-next': { type: 'string', describe: 'answer the first N SOAP calls with a fault' },
   'fail-code': { type: 'string', describe: 'errno of injected faults [11 = EAGAIN]' },
   'latency-ms': { type: 'string', describe: 'delay every SOAP answer by this many ms' },
@@ -44,6 +52,7 @@ async function main(): Promise<number> {
     .options(flags)
     .example('$0 --listen 127.0.0.1:8900 --ftp-listen 127.0.0.1:2121 --ftps', 'local service with an FTPS upload endpoint, dev certs from certs/')
     .example('$0 --listen 127.0.0.1:0 --data-dir /tmp/jp --fail-next 3', 'any free port; the first 3 calls fault with EAGAIN')
+    .example('$0 --gridftp-url gsiftp://localhost:2811/srv/jpps', 'destinations for a globus-gridftp-server on port 2811 serving /srv/jpps (see README)')
     .help('h')
     .alias('h', 'help')
     .version(false)
@@ -78,6 +87,8 @@ async function main(): Promise<number> {
     ftps: raw['ftps'] === true,
     ftpRequireClientCert: raw['ftp-require-cert'] === true,
     ...(raw['destination-base'] !== undefined ? { destinationBase: String(raw['destination-base']) } : {}),
+    ...(raw['gridftp-url'] !== undefined ? { gridftpUrl: String(raw['gridftp-url']) } : {}),
+    ...(raw['gridftp-dir'] !== undefined ? { gridftpDir: String(raw['gridftp-dir']) } : {}),
     hooks,
     logger,
   });
@@ -87,9 +98,9 @@ async function main(): Promise<number> {
     const ftpHost = String(raw['ftp-listen']).replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     listening['ftp'] = hostPort(ftpHost, dev.ftpPort);
   }
-  process.stdout.write(`${JSON.stringify({ listening, url: dev.url, dataDir: dev.dataDir, pid: process.pid })}\n`);
-
-  return await new Promise<number>((resolve) => {
+  const gridftp = dev.gridftp === undefined ? {} : { gridftp: { url: dev.gridftp.url, dir: dev.gridftp.dir } };
+  // Signal handlers first: whoever reads the ready line may send SIGTERM at once.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {
@@ -109,6 +120,8 @@ async function main(): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+  process.stdout.write(`${JSON.stringify({ listening, url: dev.url, dataDir: dev.dataDir, ...gridftp, pid: process.pid })}\n`);
+  return await stopped;
 }
 
 main().then(

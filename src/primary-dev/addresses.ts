@@ -43,9 +43,11 @@ export function makeDestinations(base: string): Destinations {
   }
   const prefix = baseUrl.href;
   const basePath = baseUrl.pathname;
+  // gsiftp:// destinations look like the real service's (`…/urn:org.glite.jp.primary:lb`).
+  const encode = baseUrl.protocol === 'gsiftp:' ? encodePathSegment : encodeURIComponent;
   return {
     urlFor(relPath: string): string {
-      return prefix + relPath.split('/').map(encodeURIComponent).join('/');
+      return prefix + relPath.split('/').map(encode).join('/');
     },
     relPathOf(destination: string): string | undefined {
       let u: URL;
@@ -70,4 +72,52 @@ export function makeDestinations(base: string): Destinations {
 export function fileBase(filesDir: string): string {
   const abs = resolve(filesDir);
   return `file://${abs.split('/').map(encodeURIComponent).join('/')}/`;
+}
+
+/**
+ * A path segment percent-encoded only where RFC 3986 requires it: the
+ * sub-delimiters, `:` and `@` stay as they are (the real service writes its
+ * destinations unescaped; `%`, blanks, `?`, `#` and non-ASCII are escaped).
+ */
+export function encodePathSegment(seg: string): string {
+  return encodeURIComponent(seg).replace(/%(3A|40|2B|3D|24|26|2C|3B)/gi, (m) => decodeURIComponent(m));
+}
+
+export interface GridftpBase {
+  /** `gsiftp://host[:port]/abs/dir/`: destinations are this plus `data/…`. */
+  readonly url: string;
+  /** The same directory on this machine (absolute): job directories are made and files checked here. */
+  readonly dir: string;
+}
+
+/**
+ * `--gridftp-url gsiftp://host[:port]/abs/dir` (the directory as the GridFTP
+ * server names it, which is also its path on this machine unless `dir`
+ * says otherwise: `--gridftp-dir`).
+ */
+export function parseGridftpBase(url: string, dir?: string): GridftpBase {
+  const bad = (why: string): JpError => new JpError('JP_CONFIG', `--gridftp-url ${JSON.stringify(url)}: ${why}`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw bad('not a URL (expected gsiftp://host:port/absolute/directory)');
+  }
+  if (u.protocol !== 'gsiftp:') throw bad('the scheme must be gsiftp');
+  if (u.hostname === '') throw bad('no host');
+  if (u.username !== '' || u.password !== '') throw bad('no user or password in the URL (the server maps the certificate subject)');
+  if (u.search !== '' || u.hash !== '') throw bad('no query or fragment allowed');
+  let path: string;
+  try {
+    path = decodeURIComponent(u.pathname).replace(/\/+$/, '');
+  } catch {
+    throw bad('its path is not valid percent-encoding');
+  }
+  if (path === '' || !path.startsWith('/')) throw bad('the path must name a directory other than / (e.g. gsiftp://host:2811/home/jpps/jpps)');
+  if (path.includes('\0') || path.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')) {
+    throw bad('the path must be a plain absolute directory');
+  }
+  if (dir !== undefined && dir.trim() === '') throw new JpError('JP_CONFIG', '--gridftp-dir must not be empty');
+  const base = `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}/`;
+  return { url: base, dir: resolve(dir ?? path) };
 }

@@ -1,7 +1,8 @@
 /**
  * jp-primary-dev: a reference JP primary service speaking the real SOAP
  * protocol over mutual TLS, with an optional in-process FTP(S) endpoint for
- * uploads, failure-injection hooks and a record of every call
+ * uploads (or gsiftp:// destinations laid out like the real service's, for
+ * an external GridFTP server), failure-injection hooks and a record of every call
  * (`<data-dir>/calls.jsonl`). For tests and for running the whole system on
  * one machine; startPrimaryDev() is the programmatic API, the CLI wraps it.
  */
@@ -15,9 +16,10 @@ import { silentLogger } from '../core/log.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { loadCredentials } from '../primary/credentials.js';
 import { AppendLog } from './append-log.js';
-import { fileBase, hostPort, makeDestinations, parseListen } from './addresses.js';
+import { fileBase, hostPort, makeDestinations, parseGridftpBase, parseListen, type GridftpBase } from './addresses.js';
 import { Counters, DEFAULT_HOOKS, FTP_HOOK_KEYS, parseHooksPatch, type DevHooks, type DevStats } from './hooks.js';
-import type { Destinations } from './ops.js';
+import { jppsFileName, jppsJobDir } from './jpps-layout.js';
+import type { Destinations, UploadLayout } from './ops.js';
 import { createHandler } from './server.js';
 import { DevState } from './state.js';
 import { fileVerifier, type FtpEndpoint, type StartFtpEndpoint, type UploadVerifier } from './uploads.js';
@@ -41,6 +43,17 @@ export interface PrimaryDevOptions {
   readonly ftpRequireClientCert?: boolean;
   /** Without ftpListen: base URL of destinations (an external FTP server serving <data-dir>/files). */
   readonly destinationBase?: string;
+  /**
+   * Hand out gsiftp:// destinations as the real service does:
+   * `<gridftpUrl>/data/<md5 of the owner DN>/<regtime / 604800>/<job unique>/<class>[.<name>]`,
+   * for an external GridFTP server (`gsiftp://host:port/abs/dir`) whose
+   * grid-mapfile maps the importer to the account running this service.
+   * Job directories are made (mode 0700) at RegisterJob; CommitUpload wants
+   * the file there, not empty. Excludes ftpListen and destinationBase.
+   */
+  readonly gridftpUrl?: string;
+  /** With gridftpUrl: the directory on this machine its path names (default: the URL's path itself). */
+  readonly gridftpDir?: string;
   /** Hooks set from the start. */
   readonly hooks?: Partial<DevHooks>;
   /** Replace the upload verifier (default: the FTP endpoint's, else a file check). */
@@ -58,6 +71,10 @@ export interface PrimaryDevHandle {
   readonly dataDir: string;
   /** `<data-dir>/files`: the FTP root. */
   readonly filesDir: string;
+  /** With gridftpUrl: the destinations' base URL and the directory it names here. */
+  readonly gridftp?: GridftpBase;
+  /** Where uploaded files land: the gridftp directory, else filesDir. */
+  readonly uploadDir: string;
   readonly callsFile: string;
   setHooks(patch: Partial<DevHooks>): DevHooks;
   hooks(): DevHooks;
@@ -94,6 +111,12 @@ function sendFtpHooks(ftp: FtpEndpoint, hooks: DevHooks): DevHooks {
   return { ...hooks, ftpDropAfterBytes: 0 };
 }
 
+/** The real backend's file layout (gsiftp:// mode). */
+const JPPS_LAYOUT: UploadLayout = {
+  jobDir: (unique, job) => jppsJobDir(job.owner, job.regtime, unique),
+  fileName: (cls, _short, name) => jppsFileName(cls, name),
+};
+
 export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryDevHandle> {
   const listen = parseListen(opts.listen, '--listen');
   const ftpListen = opts.ftpListen === undefined ? undefined : parseListen(opts.ftpListen, '--ftp-listen');
@@ -104,12 +127,23 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
   if (opts.destinationBase !== undefined && ftpListen !== undefined) {
     throw new JpError('JP_CONFIG', '--destination-base and --ftp-listen exclude each other');
   }
+  if (opts.gridftpDir !== undefined && opts.gridftpUrl === undefined) throw new JpError('JP_CONFIG', '--gridftp-dir needs --gridftp-url');
+  const gridftp = opts.gridftpUrl === undefined ? undefined : parseGridftpBase(opts.gridftpUrl, opts.gridftpDir);
+  if (gridftp !== undefined && (ftpListen !== undefined || opts.destinationBase !== undefined)) {
+    throw new JpError('JP_CONFIG', '--gridftp-url excludes --ftp-listen and --destination-base');
+  }
   let hooks: DevHooks = { ...DEFAULT_HOOKS, ...parseHooksPatch(opts.hooks ?? {}) };
   const log = opts.logger ?? silentLogger;
   const clock = opts.clock ?? systemClock;
   const creds = await loadCredentials({ certFile: opts.certFile, keyFile: opts.keyFile, caPath: opts.caPath });
   const filesDir = join(opts.dataDir, 'files');
   await mkdir(filesDir, { recursive: true, mode: 0o700 });
+  if (gridftp !== undefined) {
+    await mkdir(gridftp.dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+      throw new JpError('JP_CONFIG', `--gridftp-dir ${gridftp.dir}: cannot make it: ${describeError(e)}`, { cause: e });
+    });
+  }
+  const uploadDir = gridftp?.dir ?? filesDir;
   const callsFile = join(opts.dataDir, 'calls.jsonl');
 
   const state = await DevState.open(opts.dataDir);
@@ -119,7 +153,11 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
   try {
     let destinations: Destinations;
     let verifier = opts.verifier;
-    if (ftpListen !== undefined) {
+    let layout: UploadLayout | undefined;
+    if (gridftp !== undefined) {
+      destinations = makeDestinations(gridftp.url);
+      layout = JPPS_LAYOUT;
+    } else if (ftpListen !== undefined) {
       const start = await loadFtp();
       ftp = await start({
         listen: opts.ftpListen as string,
@@ -134,7 +172,8 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
     } else {
       destinations = makeDestinations(opts.destinationBase ?? fileBase(filesDir));
     }
-    verifier ??= fileVerifier(filesDir);
+    // An external server: no knowledge of transfers here, so "complete" is "there and not empty".
+    verifier ??= fileVerifier(uploadDir);
 
     const counters = new Counters();
     const sleepers = new Set<() => void>();
@@ -160,7 +199,13 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
         clock,
         verifier,
         destinations,
-        prepareUpload: (relPath) => mkdirSync(dirname(join(filesDir, relPath)), { recursive: true, mode: 0o750 }),
+        ...(layout === undefined
+          ? { prepareUpload: (relPath: string) => mkdirSync(dirname(join(filesDir, relPath)), { recursive: true, mode: 0o750 }) }
+          : {
+              layout,
+              // 0700 like the real backend: the GridFTP server runs as the account its grid-mapfile maps the importer to, this one.
+              prepareJob: (jobDir: string) => mkdirSync(join(uploadDir, jobDir), { recursive: true, mode: 0o700 }),
+            }),
       },
       counters,
       calls,
@@ -205,7 +250,7 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
     });
     const addr = srv.address();
     const httpsPort = typeof addr === 'object' && addr !== null ? addr.port : listen.port;
-    log.info({ https: hostPort(listen.host, httpsPort), ftp: ftp?.port, dataDir: opts.dataDir }, 'jp-primary-dev: listening');
+    log.info({ https: hostPort(listen.host, httpsPort), ftp: ftp?.port, gridftp, dataDir: opts.dataDir }, 'jp-primary-dev: listening');
 
     let closed: Promise<void> | undefined;
     const close = (): Promise<void> =>
@@ -228,6 +273,8 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
       ...(ftp !== undefined ? { ftpPort: ftp.port } : {}),
       dataDir: opts.dataDir,
       filesDir,
+      ...(gridftp !== undefined ? { gridftp } : {}),
+      uploadDir,
       callsFile,
       setHooks,
       hooks: () => hooks,

@@ -7,7 +7,7 @@ import type { Clock } from '../core/clock.js';
 import { jobUnique } from '../messages/jobid.js';
 import { REGTIME_ATTRIBUTE, UPLOAD_KINDS } from '../primary/api.js';
 import { parseDateTime, type GenericFault } from '../primary/soap-xml.js';
-import type { DevState, UploadRecord } from './state.js';
+import type { DevState, JobRecord, UploadRecord } from './state.js';
 import type { UploadVerifier } from './uploads.js';
 import {
   commitUploadResponse,
@@ -44,8 +44,19 @@ export interface OpsContext {
   readonly clock: Clock;
   readonly verifier: UploadVerifier;
   readonly destinations: Destinations;
-  /** Make the directory an upload of `relPath` goes into (StartUpload, like the real backend). */
+  /** Make the directory an upload of `relPath` goes into (StartUpload). */
   readonly prepareUpload?: (relPath: string) => void;
+  /** Where a job's files go below the upload root (default: `<job unique>/<name, else lb|isb>`). */
+  readonly layout?: UploadLayout;
+  /** Make a job's directory (`layout.jobDir`) at registration, like the real backend; throws on failure. */
+  readonly prepareJob?: (jobDir: string) => void;
+}
+
+export interface UploadLayout {
+  /** The job's directory below the upload root. */
+  jobDir(unique: string, job: JobRecord): string;
+  /** The stored file's name in it (`classShort`: lb or isb). */
+  fileName(cls: string, classShort: string, name: string): string;
 }
 
 export interface OpResult {
@@ -84,11 +95,30 @@ function validJob(job: string): string | undefined {
 }
 
 function registerJob(ctx: OpsContext, job: string, owner: string, client: string): OpResult {
-  const record = { job, owner };
-  if (validJob(job) === undefined) return fail(jpError(ERR.EINVAL, 'glite_jppsbe_register_job', 'Invalid job id'), record);
-  if (ctx.state.jobs.has(job)) return fail(jpError(ERR.EEXIST, 'glite_jppsbe_register_job', 'Job already registered'), record);
-  const persist = ctx.state.setJob(job, { owner, regtime: ctx.clock.now(), registeredBy: client });
+  const record: Record<string, unknown> = { job, owner };
+  const src = 'glite_jppsbe_register_job';
+  const unique = validJob(job);
+  if (unique === undefined) return fail(jpError(ERR.EINVAL, src, 'Invalid job id'), record);
+  if (ctx.state.jobs.has(job)) return fail(jpError(ERR.EEXIST, src, 'Job already registered'), record);
+  const rec: JobRecord = { owner, regtime: ctx.clock.now(), registeredBy: client };
+  if (ctx.prepareJob !== undefined && ctx.layout !== undefined) {
+    const dir = ctx.layout.jobDir(unique, rec);
+    try {
+      ctx.prepareJob(dir);
+    } catch (e) {
+      // Not registered: a retry registers it once the directory can be made.
+      return fail(jpError(errnoOf(e), src, "Cannot mkdir jobs's data directory", jpError(errnoOf(e), 'mkdir', `${dir}: ${(e as Error).message}`)), record);
+    }
+    record['dir'] = dir;
+  }
+  const persist = ctx.state.setJob(job, rec);
   return { ok: true, xml: registerJobResponse(), record, persist };
+}
+
+/** The errno number of a file-system error (EIO when unknown). */
+function errnoOf(e: unknown): number {
+  const n = typeof e === 'object' && e !== null ? (e as { errno?: unknown }).errno : undefined;
+  return typeof n === 'number' && n !== 0 ? Math.abs(n) : 5;
 }
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+=@%-]*$/;
@@ -105,9 +135,13 @@ function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUploa
   }
   const requested = parseDateTime(req.commitBefore);
   if (requested === undefined) return fail(jpError(ERR.EINVAL, src, 'Invalid commitBefore time'), record);
-  if (!ctx.state.jobs.has(req.job)) return fail(jpError(ERR.ENOENT, src, 'No such job registered'), record);
+  const job = ctx.state.jobs.get(req.job);
+  if (job === undefined) return fail(jpError(ERR.ENOENT, src, 'No such job registered'), record);
   const now = ctx.clock.now();
-  const relPath = `${unique}/${req.name !== '' ? req.name : classShort}`;
+  const relPath =
+    ctx.layout === undefined
+      ? `${unique}/${req.name !== '' ? req.name : classShort}`
+      : `${ctx.layout.jobDir(unique, job)}/${ctx.layout.fileName(req.class, classShort, req.name)}`;
   const existing = ctx.state.uploads.get(relPath);
   if (existing !== undefined && (existing.state === 'committed' || existing.commitBefore > now)) {
     return fail(jpError(ERR.EEXIST, src, 'File already stored or upload in progress'), record);

@@ -41,6 +41,8 @@ export interface DevCerts {
   readonly rogueServerKey: string;
   readonly rogueClient: string;
   readonly rogueClientKey: string;
+  /** grid-mapfile for a GridFTP server: client and client2 → the current user. */
+  readonly gridMap: string;
 }
 
 export const CLIENT_SUBJECT = '/C=CZ/O=jp-importer dev/CN=jp-importer client';
@@ -98,6 +100,7 @@ export function devCerts(): DevCerts {
     rogueServerKey: p('rogue-server-key.pem'),
     rogueClient: p('rogue-client.pem'),
     rogueClientKey: p('rogue-client-key.pem'),
+    gridMap: p('grid-mapfile'),
   };
   return cached;
 }
