@@ -1,51 +1,24 @@
 /** The jp-importer command line (yargs). */
 import { resolve } from 'node:path';
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { OPTIONS, optionKeys, type OptionDecl } from '../config/option-table.js';
 import { runDaemon } from '../daemon/run.js';
 
-const daemonFlags = {
-  k: { alias: 'key', type: 'string', describe: 'private key (PEM) [X509_USER_KEY, /etc/grid-security/hostkey.pem, certs/client-key.pem]' },
-  c: { alias: 'cert', type: 'string', describe: 'certificate (PEM) [X509_USER_CERT, /etc/grid-security/hostcert.pem, certs/client.pem]' },
-  C: { alias: 'CAdir', type: 'string', describe: 'directory of trusted CA certificates [X509_CERT_DIR, /etc/grid-security/certificates, certs/ca]' },
-  g: { alias: 'debug', type: 'boolean', describe: 'stay in the foreground, readable logs at debug level' },
-  foreground: { type: 'boolean', describe: 'stay in the foreground with JSON logs (for service managers)' },
-  p: { alias: 'jpps', type: 'string', describe: 'primary service, host:port (= https://host:port/) or URL [localhost:8900]' },
-  r: { alias: 'reg-mdir', type: 'string', describe: 'registration spool [maildir/reg]' },
-  d: { alias: 'dump-mdir', type: 'string', describe: 'dump upload spool [maildir/dump]' },
-  D: { alias: 'dump-slaves', type: 'string', describe: 'number of dump workers, 1-20 [1]' },
-  s: { alias: 'sandbox-mdir', type: 'string', describe: 'sandbox upload spool [maildir/sandbox]' },
-  i: { alias: 'pidfile', type: 'string', describe: 'pidfile [maildir/jp-importer.pid]' },
-  t: { alias: 'poll', type: 'string', describe: 'poll interval, seconds or 500ms/5s/1m (fallback to watching) [2]' },
-  S: { alias: 'store', type: 'string', describe: 'keep uploaded files in this directory instead of deleting them' },
-  'allow-dir': { type: 'string', array: true, describe: 'directory upload files named in messages may be read from (repeatable) [sandbox-tars beside the sandbox spool]' },
-  workers: { type: 'string', describe: 'which workers to run: comma list of reg,dump,sandbox,jobman [reg,dump,sandbox]' },
-  concurrency: { type: 'string', describe: 'messages in flight per registration worker [16]' },
-  timeout: { type: 'string', describe: 'no-response timeout per SOAP call [120s]' },
-  'retry-first': { type: 'string', describe: 'delay before the first retry [5m]' },
-  'retry-max': { type: 'string', describe: 'longest delay between retries [1h]' },
-  'give-up-after': { type: 'string', describe: 'give a message up when its first failure is older than this [5d]' },
-  'ftp-tls': { type: 'boolean', describe: 'use AUTH TLS (explicit) on ftp:// upload destinations; ftps:// is implicit TLS' },
-  'ftp-connections': { type: 'string', describe: 'FTP/GridFTP connections kept per server per upload worker (= uploads in flight) [4]' },
-  'ftp-timeout': { type: 'string', describe: 'FTP/GridFTP per-command / stalled-transfer timeout [30s]' },
-  'gridftp-dcau': { type: 'string', describe: 'gsiftp:// data channel authentication: A (TLS with the importer\'s credentials) or N (none) [A]' },
-  'gridftp-prot': { type: 'string', describe: 'gsiftp:// data protection with DCAU A: C (clear) or P (private, TLS) [C]' },
-  'gridftp-subject': { type: 'string', describe: 'subject every GridFTP server must present, instead of a host certificate naming its host (globus-url-copy -ds)' },
-  'jobman-config': { type: 'string', describe: 'jobman config.ini: run the jobman worker (alone: jobman compatibility mode only)' },
-  'jobman-mdir': { type: 'string', describe: 'take jobman requests from this maildir spool instead of config.ini\'s iqueue' },
-  'jobman-client': { type: 'boolean', describe: 'forward jobman requests to [client] postURL instead of running them' },
-  config: { type: 'string', describe: 'configuration file (INI: [importer] keys = long flag names, [task NAME] schedules); flags > JP_IMPORTER_* environment > file' },
-  metrics: { type: 'string', describe: 'serve Prometheus /metrics and /healthz on host:port (e.g. 127.0.0.1:9464) [off]' },
-  'log-file': { type: 'string', describe: 'append logs to this file [stderr; maildir/jp-importer.log when detached]' },
-  'log-level': { type: 'string', describe: 'fatal|error|warn|info|debug|trace [info]' },
-} as const;
+/** The daemon's flags, from the option table: `-D` with alias `dump-slaves`, or the long flag alone. */
+const daemonFlags = Object.fromEntries(optionKeys().map((k) => {
+  const d: OptionDecl<unknown> = OPTIONS[k];
+  const type = d.yargs === 'array' ? 'string' : d.yargs;
+  const spec = { type, describe: d.help, ...(d.yargs === 'array' ? { array: true } : {}) };
+  return d.short === undefined ? [d.flag, spec] : [d.short, { alias: d.flag, ...spec }];
+})) as Record<string, Options>;
 
 let subcommandExit: number | undefined;
 
 /** Flags that locate the spools, shared by status / show / requeue. */
 const spoolFlags = {
-  r: daemonFlags.r, d: daemonFlags.d, s: daemonFlags.s,
-  'jobman-mdir': daemonFlags['jobman-mdir'], config: daemonFlags.config,
+  r: daemonFlags['r'] as Options, d: daemonFlags['d'] as Options, s: daemonFlags['s'] as Options,
+  'jobman-mdir': daemonFlags['jobman-mdir'] as Options, config: daemonFlags['config'] as Options,
   json: { type: 'boolean', describe: 'one JSON document on stdout' },
 } as const;
 
@@ -147,14 +120,4 @@ const raw = await yargs(hideBin(process.argv))
 
 const r = raw as Record<string, unknown>;
 if (subcommandExit !== undefined) process.exit(subcommandExit);
-process.exitCode = await runDaemon({
-  metrics: r['metrics'],
-  key: r['key'], cert: r['cert'], CAdir: r['CAdir'], debug: r['debug'], foreground: r['foreground'], jpps: r['jpps'],
-  regMdir: r['reg-mdir'], dumpMdir: r['dump-mdir'], dumpSlaves: r['dump-slaves'], sandboxMdir: r['sandbox-mdir'],
-  pidfile: r['pidfile'], poll: r['poll'], store: r['store'], allowDir: r['allow-dir'], workers: r['workers'],
-  concurrency: r['concurrency'], timeout: r['timeout'], retryFirst: r['retry-first'], retryMax: r['retry-max'],
-  giveUpAfter: r['give-up-after'], logFile: r['log-file'], logLevel: r['log-level'],
-  ftpTls: r['ftp-tls'], ftpConnections: r['ftp-connections'], ftpTimeout: r['ftp-timeout'],
-  gridftpDcau: r['gridftp-dcau'], gridftpProt: r['gridftp-prot'], gridftpSubject: r['gridftp-subject'],
-  jobmanConfig: r['jobman-config'], jobmanMdir: r['jobman-mdir'], jobmanClient: r['jobman-client'],
-}, typeof r['config'] === 'string' ? r['config'] : undefined);
+process.exitCode = await runDaemon(Object.fromEntries(optionKeys().filter((k) => k !== 'config').map((k) => [k, r[OPTIONS[k].flag]])), typeof r['config'] === 'string' ? r['config'] : undefined);

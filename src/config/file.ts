@@ -14,23 +14,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { describeError, JpError } from '../core/errors.js';
 import { parseIniBoolean, parseIniFile, type IniFile } from './ini.js';
-import type { RawOptions } from './options.js';
+import { fileKey, fileOptionKeys, OPTIONS, type OptionDecl, type RawOptions, type TextKind } from './option-table.js';
 
-/** Key in the file / environment → key of RawOptions. */
-export const CONFIG_KEYS: Readonly<Record<string, string>> = {
-  jpps: 'jpps', cert: 'cert', key: 'key', cadir: 'CAdir',
-  'reg-mdir': 'regMdir', 'dump-mdir': 'dumpMdir', 'dump-slaves': 'dumpSlaves', 'sandbox-mdir': 'sandboxMdir',
-  pidfile: 'pidfile', poll: 'poll', store: 'store', 'allow-dir': 'allowDir', workers: 'workers',
-  concurrency: 'concurrency', timeout: 'timeout', 'retry-first': 'retryFirst', 'retry-max': 'retryMax',
-  'give-up-after': 'giveUpAfter', 'ftp-tls': 'ftpTls', 'ftp-connections': 'ftpConnections', 'ftp-timeout': 'ftpTimeout',
-  'gridftp-dcau': 'gridftpDcau', 'gridftp-prot': 'gridftpProt', 'gridftp-subject': 'gridftpSubject',
-  'jobman-config': 'jobmanConfig', 'jobman-mdir': 'jobmanMdir', 'jobman-client': 'jobmanClient',
-  'log-file': 'logFile', 'log-level': 'logLevel', metrics: 'metrics',
-};
-const PATH_KEYS = new Set(['cert', 'key', 'cadir', 'reg-mdir', 'dump-mdir', 'sandbox-mdir', 'pidfile', 'store', 'allow-dir',
-  'jobman-config', 'jobman-mdir', 'log-file']);
-const BOOLEAN_KEYS = new Set(['ftp-tls', 'jobman-client']);
-const LIST_KEYS = new Set(['allow-dir']);
+/** Key in the file / environment → key of RawOptions (from the option table). */
+export const CONFIG_KEYS: Readonly<Record<string, string>> = Object.fromEntries(fileOptionKeys().map((k) => [fileKey(k), k]));
+const TEXT_KINDS: ReadonlyMap<string, TextKind> = new Map(fileOptionKeys().map((k) => [fileKey(k), (OPTIONS[k] as OptionDecl<unknown>).text ?? 'plain']));
 export const IMPORTER_SECTION = 'importer';
 export const TASK_SECTION = /^task\s+\S/;
 
@@ -46,14 +34,15 @@ export interface ConfigFile extends LabelledOptions {
 }
 
 function convert(key: string, value: string, label: string, baseDir: string): unknown {
-  if (BOOLEAN_KEYS.has(key)) {
+  const kind = TEXT_KINDS.get(key) ?? 'plain';
+  if (kind === 'boolean') {
     const b = parseIniBoolean(value);
     if (b === undefined) throw new JpError('JP_CONFIG', `${label}: must be true or false, got ${JSON.stringify(value)}`);
     return b;
   }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-  if (LIST_KEYS.has(key)) return value.split(/[\s,]+/).filter((v) => v.length > 0).map((v) => (PATH_KEYS.has(key) ? abs(v) : v));
-  return PATH_KEYS.has(key) && value.length > 0 ? abs(value) : value;
+  if (kind === 'paths') return value.split(/[\s,]+/).filter((v) => v.length > 0).map(abs);
+  return kind === 'path' && value.length > 0 ? abs(value) : value;
 }
 
 /** Pure: the [importer] section of a parsed file (relative paths resolved against the file's directory). */
