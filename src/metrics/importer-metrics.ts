@@ -41,6 +41,7 @@ export class ImporterMetrics {
   private readonly inFlightGauge: Gauge<'kind'>;
   private readonly delivery: Histogram<'kind'>;
   private readonly queue: Gauge<'subtree' | 'state'>;
+  private readonly oldest: Gauge<'subtree' | 'state'>;
   private readonly certExpiry: Gauge;
   private readonly reachable: Gauge<'worker' | 'kind'>;
   private readonly workers = new Map<string, WorkerState>();
@@ -76,6 +77,12 @@ export class ImporterMetrics {
     this.queue = new Gauge({
       name: `${METRIC_PREFIX}queue_messages`,
       help: 'Messages in a spool subtree by state (new, cur, post, undeliverable), as last counted.',
+      labelNames: ['subtree', 'state'] as const,
+      registers,
+    });
+    this.oldest = new Gauge({
+      name: `${METRIC_PREFIX}queue_oldest_message_age_seconds`,
+      help: 'Age of the oldest message in a spool subtree by state (from the creation time its name carries; 0 when none), as last counted.',
       labelNames: ['subtree', 'state'] as const,
       registers,
     });
@@ -161,6 +168,10 @@ export class ImporterMetrics {
 
   queueDepth(subtree: string, state: SpoolState, n: number): void {
     this.queue.set({ subtree, state }, Number.isFinite(n) && n > 0 ? n : 0);
+  }
+
+  oldestAge(subtree: string, state: SpoolState, seconds: number): void {
+    this.oldest.set({ subtree, state }, Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds) : 0);
   }
 
   /** notAfter of the client certificate, in seconds since the epoch. */

@@ -23,7 +23,7 @@ export { DELIVERY_BUCKETS_SECONDS } from './buckets.js';
 export { METRIC_PREFIX } from './importer-metrics.js';
 export { parseListen, type ListenAddress } from './listen.js';
 export type { HealthResult } from './server.js';
-export { countSpool, type SpoolCounts } from './spool-count.js';
+export { countSpool, surveySpool, type SpoolCounts, type SpoolSurvey } from './spool-count.js';
 export { certificateExpirySeconds } from './certificate.js';
 export { MetricsSampler, type MetricsSamplerOptions } from './sampler.js';
 export {
@@ -57,6 +57,8 @@ export interface Metrics {
   destinationReachable(workerId: string, kind: string, reachable: boolean): void;
   observeLatencies(kind: string, msList: readonly number[], folded?: readonly FoldedLatency[]): void;
   queueDepth(subtree: string, state: SpoolState, n: number): void;
+  /** Age in seconds of the oldest message of a spool subtree in a state (0 when none). */
+  oldestAge(subtree: string, state: SpoolState, seconds: number): void;
   /** Certificate notAfter in seconds since the epoch. */
   certificateExpiry(seconds: number): void;
   /** The text a scrape would return (for tests and a `status` command). */
@@ -83,6 +85,7 @@ export async function createMetrics(opts: MetricsOptions): Promise<Metrics> {
     destinationReachable: (id, kind, r) => m.destinationReachable(id, kind, r),
     observeLatencies: (kind, list, folded) => m.observeLatencies(kind, list, folded),
     queueDepth: (subtree, state, n) => m.queueDepth(subtree, state, n),
+    oldestAge: (subtree, state, seconds) => m.oldestAge(subtree, state, seconds),
     certificateExpiry: (s) => m.certificateExpiry(s),
     text: () => registry.metrics(),
     close: () => server.close(),

@@ -10,7 +10,7 @@ import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { STATES, type SpoolState } from '../maildir/layout.js';
 import { certificateExpirySeconds } from './certificate.js';
-import { countSpool, type SpoolCounts } from './spool-count.js';
+import { surveySpool, type SpoolCounts, type SpoolSurvey } from './spool-count.js';
 
 export interface MetricsSamplerOptions {
   /** Subtree label and its root directory; list each directory once (dump workers share one). */
@@ -19,18 +19,24 @@ export interface MetricsSamplerOptions {
   readonly certFile?: string;
   readonly sink: {
     queueDepth(subtree: string, state: SpoolState, n: number): void;
+    /** Age in seconds of the oldest message of a state (0 when none), when the sink keeps it. */
+    oldestAge?(subtree: string, state: SpoolState, seconds: number): void;
     certificateExpiry(seconds: number): void;
   };
   readonly log: Logger;
   readonly intervalMs?: number;
-  /** Replaceable for tests. */
+  /** Replaceable for tests: counts only (no ages). */
   readonly count?: (root: string) => Promise<SpoolCounts>;
+  /** Replaceable for tests: counts and oldest messages. */
+  readonly survey?: (root: string) => Promise<SpoolSurvey>;
+  /** Seconds since the epoch (tests). */
+  readonly nowSec?: () => number;
 }
 
 export class MetricsSampler {
   private readonly o: MetricsSamplerOptions;
   private readonly intervalMs: number;
-  private readonly count: (root: string) => Promise<SpoolCounts>;
+  private readonly survey: (root: string) => Promise<SpoolSurvey>;
   private readonly failing = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -41,7 +47,8 @@ export class MetricsSampler {
     this.o = o;
     this.intervalMs = o.intervalMs ?? 15_000;
     if (!Number.isFinite(this.intervalMs) || this.intervalMs <= 0) throw new RangeError(`intervalMs must be positive, not ${this.intervalMs}`);
-    this.count = o.count ?? countSpool;
+    const count = o.count;
+    this.survey = o.survey ?? (count !== undefined ? async (root) => ({ counts: await count(root), oldest: {} }) : surveySpool);
   }
 
   /** Sample now, then every intervalMs until stop(). */
@@ -77,8 +84,14 @@ export class MetricsSampler {
 
   private async pass(): Promise<void> {
     for (const { subtree, root } of this.o.spools) {
-      const counts = await this.attempt(root, { subtree, spool: root }, 'cannot count the spool', () => this.count(root));
-      if (counts !== undefined) for (const state of STATES) this.o.sink.queueDepth(subtree, state, counts[state]);
+      const survey = await this.attempt(root, { subtree, spool: root }, 'cannot count the spool', () => this.survey(root));
+      if (survey === undefined) continue;
+      const now = this.o.nowSec?.() ?? Date.now() / 1000;
+      for (const state of STATES) {
+        this.o.sink.queueDepth(subtree, state, survey.counts[state]);
+        const born = survey.oldest[state];
+        this.o.sink.oldestAge?.(subtree, state, born === undefined ? 0 : Math.max(0, now - born));
+      }
     }
     const certFile = this.o.certFile;
     if (certFile !== undefined) {
