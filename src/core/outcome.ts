@@ -2,7 +2,7 @@
  * What a handler decides about one message. Handlers never throw across the
  * layer boundary: they return one of these, normally via classify().
  */
-import type { PendingUpload } from '../maildir/retry-state.js';
+import type { PendingUpload } from './queue.js';
 
 export type Outcome =
   | { readonly kind: 'delivered'; readonly note?: string; readonly job?: string }
@@ -36,3 +36,18 @@ export const giveUp = (reason: string, contact?: Contact): Outcome =>
 
 /** Whether an outcome shows the destination answering (delivered counts as answered). */
 export const contactOf = (o: Outcome): Contact | undefined => (o.kind === 'delivered' ? 'answered' : o.contact);
+
+/** Messages settled by one worker process, by outcome (cumulative; reported to the master for the metrics). */
+export interface OutcomeCounts {
+  delivered: number;
+  retried: number;
+  gaveUp: number;
+  released: number;
+}
+
+export interface OutcomeEvent {
+  readonly id: string;
+  readonly job: string | undefined;
+  readonly outcome: 'delivered' | 'retry' | 'giveup' | 'released';
+  readonly ms: number;
+}

@@ -3,10 +3,64 @@
  * maildir Spool (src/maildir) and by jobman's own iqueue/oqueue/equeue
  * layout (src/jobman), so both go through one claim/retry/give-up loop.
  */
-import type { PendingUpload } from '../maildir/retry-state.js';
-import type { ClaimedMessage, FailureResult } from '../maildir/spool.js';
 
-export type { ClaimedMessage, FailureResult } from '../maildir/spool.js';
+/** One failed attempt, as the retry state keeps it. */
+export interface AttemptRecord {
+  readonly at: number;
+  readonly reason: string;
+}
+
+/**
+ * An upload an earlier attempt started (StartUpload answered) but did not
+ * see committed, kept so the next attempt can finish it instead of asking
+ * StartUpload again (refused with EEXIST while the upload is pending, or
+ * for good once the lost commit was done).
+ */
+export interface PendingUpload {
+  /** The destination URL StartUpload returned: where the file goes and the CommitUpload handle. */
+  readonly destination: string;
+  /** Size of the local file being sent, bytes. */
+  readonly size: number;
+  /** When StartUpload answered, ms since the epoch. */
+  readonly startedAt: number;
+  /** The service's commit deadline (StartUpload's commitBefore), ms since the epoch, when it gave one. */
+  readonly commitBefore?: number;
+  /** A CommitUpload for it was sent and no answer came: the service may have committed it. */
+  readonly commitUnknown: boolean;
+}
+
+export interface MessageMeta {
+  readonly version: 1;
+  /** Failed attempts so far. */
+  readonly attempts: number;
+  readonly firstFailureAt: number;
+  readonly lastAttemptAt: number;
+  /** When the message is due again (post/), or when it was given up. */
+  readonly nextAttemptAt: number;
+  readonly lastError: string;
+  /** The most recent failures, newest last (bounded). */
+  readonly history: readonly AttemptRecord[];
+  /** Set in undeliverable/: why the message was given up. */
+  readonly gaveUpReason?: string;
+  readonly gaveUpAt?: number;
+  /** Upload workers: the upload to finish on the next attempt. */
+  readonly upload?: PendingUpload;
+}
+
+export interface ClaimedMessage {
+  /** Message name (the id shown in logs and by `status`/`show`). */
+  readonly name: string;
+  /** Path of the claimed file in cur/. */
+  readonly path: string;
+  /** Where it was claimed from. */
+  readonly from: 'new' | 'post';
+  /** Retry state from earlier attempts, if any. */
+  readonly meta: MessageMeta | undefined;
+}
+
+export type FailureResult = { readonly state: 'post'; readonly nextAttemptAt: number; readonly attempts: number }
+  | { readonly state: 'undeliverable'; readonly reason: string };
+
 
 export interface MessageQueue {
   /** Human-readable identity for logs (usually the root directory). */

@@ -8,7 +8,7 @@ import { clientTlsOptions } from '../primary/tls-trust.js';
 import type { PrimaryClient } from '../primary/client.js';
 import { primaryClientFor } from './primary-client.js';
 import { createUploadHandler, FtpPool, FtpTransport, GridFtpPool, GridFtpTransport, SchemeTransports } from '../upload/index.js';
-import type { MessageHandler } from './handler.js';
+import type { MessageHandler } from '../core/handler.js';
 import type { WorkerSpec } from './spec.js';
 
 /** Largest upload message (key/value lines) accepted. */

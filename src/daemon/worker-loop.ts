@@ -32,24 +32,14 @@ import type { ClaimedMessage, MessageQueue } from '../core/queue.js';
 import { peekJob } from '../messages/peek.js';
 import { Backoff, SkipList } from './backoff.js';
 import { DestinationGate, type GateChange, type GatePolicy, type GateSnapshot } from './destination-gate.js';
-import type { MessageHandler } from './handler.js';
+import type { MessageHandler } from '../core/handler.js';
 import { Waker } from './wake.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'aborting' | 'stopped';
 
-export interface OutcomeCounts {
-  delivered: number;
-  retried: number;
-  gaveUp: number;
-  released: number;
-}
+import type { OutcomeCounts, OutcomeEvent } from '../core/outcome.js';
 
-export interface OutcomeEvent {
-  readonly id: string;
-  readonly job: string | undefined;
-  readonly outcome: 'delivered' | 'retry' | 'giveup' | 'released';
-  readonly ms: number;
-}
+export type { OutcomeCounts, OutcomeEvent };
 
 export interface WorkerLoopOptions {
   queue: MessageQueue;

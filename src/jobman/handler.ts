@@ -16,6 +16,7 @@ import { classify } from '../core/classify.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { delivered, type Outcome } from '../core/outcome.js';
+import type { Delivery } from '../core/handler.js';
 import type { ClaimedMessage } from '../core/queue.js';
 import type { JobmanConfig, JobmanMode } from './config-types.js';
 import { openConnection, sameDatabase } from './db/connect.js';
@@ -41,11 +42,8 @@ export interface JobmanHandlerDeps {
   maxRows?: number;
 }
 
-export interface JobmanHandler {
-  handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<Outcome>;
-  /** Close the database connections (the handler may be used again: they reopen). */
-  close(): Promise<void>;
-}
+/** The jobman worker's delivery; close() closes the database connections (the handler may be used again: they reopen). */
+export type JobmanHandler = Delivery;
 
 interface Conns {
   readonly dest: SqlConnection;

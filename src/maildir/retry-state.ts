@@ -24,47 +24,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   jitter: 0.2,
 };
 
-export interface AttemptRecord {
-  readonly at: number;
-  readonly reason: string;
-}
-
-/**
- * An upload an earlier attempt started (StartUpload answered) but did not
- * see committed, kept so the next attempt can finish it instead of asking
- * StartUpload again (refused with EEXIST while the upload is pending, or
- * for good once the lost commit was done).
- */
-export interface PendingUpload {
-  /** The destination URL StartUpload returned: where the file goes and the CommitUpload handle. */
-  readonly destination: string;
-  /** Size of the local file being sent, bytes. */
-  readonly size: number;
-  /** When StartUpload answered, ms since the epoch. */
-  readonly startedAt: number;
-  /** The service's commit deadline (StartUpload's commitBefore), ms since the epoch, when it gave one. */
-  readonly commitBefore?: number;
-  /** A CommitUpload for it was sent and no answer came: the service may have committed it. */
-  readonly commitUnknown: boolean;
-}
-
-export interface MessageMeta {
-  readonly version: 1;
-  /** Failed attempts so far. */
-  readonly attempts: number;
-  readonly firstFailureAt: number;
-  readonly lastAttemptAt: number;
-  /** When the message is due again (post/), or when it was given up. */
-  readonly nextAttemptAt: number;
-  readonly lastError: string;
-  /** The most recent failures, newest last (bounded). */
-  readonly history: readonly AttemptRecord[];
-  /** Set in undeliverable/: why the message was given up. */
-  readonly gaveUpReason?: string;
-  readonly gaveUpAt?: number;
-  /** Upload workers: the upload to finish on the next attempt. */
-  readonly upload?: PendingUpload;
-}
+export type { AttemptRecord, MessageMeta, PendingUpload } from '../core/queue.js';
+import type { AttemptRecord, MessageMeta, PendingUpload } from '../core/queue.js';
 
 export const HISTORY_LIMIT = 5;
 const MAX_REASON = 2000;

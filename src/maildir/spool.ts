@@ -56,19 +56,9 @@ export interface SkippedEntry {
 
 export type RequeueResult = 'moved' | 'gone' | 'exists';
 
-export interface ClaimedMessage {
-  /** Message name (the id shown in logs and by `status`/`show`). */
-  readonly name: string;
-  /** Path of the claimed file in cur/. */
-  readonly path: string;
-  /** Where it was claimed from. */
-  readonly from: 'new' | 'post';
-  /** Retry state from earlier attempts, if any. */
-  readonly meta: MessageMeta | undefined;
-}
+import type { ClaimedMessage, FailureResult } from '../core/queue.js';
 
-export type FailureResult = { readonly state: 'post'; readonly nextAttemptAt: number; readonly attempts: number }
-  | { readonly state: 'undeliverable'; readonly reason: string };
+export type { ClaimedMessage, FailureResult };
 
 export interface StoreOptions {
   /** Keep the tmp/ link as the LB C library does (tests of compatibility). */

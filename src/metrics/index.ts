@@ -12,7 +12,7 @@
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.js';
-import type { OutcomeCounts } from '../daemon/worker-loop.js';
+import type { OutcomeCounts } from '../core/outcome.js';
 import type { SpoolState } from '../maildir/layout.js';
 import { ImporterMetrics, METRIC_PREFIX } from './importer-metrics.js';
 import { parseListen } from './listen.js';

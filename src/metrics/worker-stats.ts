@@ -12,7 +12,7 @@
  * inside a bucket are lost. A report therefore holds at most maxSamples + 16
  * latency entries whatever the message rate.
  */
-import type { OutcomeCounts, OutcomeEvent } from '../daemon/worker-loop.js';
+import type { OutcomeCounts, OutcomeEvent } from '../core/outcome.js';
 import { bucketIndex } from './buckets.js';
 
 /** `count` delivery times, all to be observed as `ms`. */

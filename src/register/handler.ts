@@ -1,7 +1,7 @@
 /** Registration worker: `<jobid>\n<owner>` → RegisterJob over SOAP. */
 import { classify } from '../core/classify.js';
 import { delivered, withJob, type Outcome } from '../core/outcome.js';
-import type { MessageHandler } from '../daemon/handler.js';
+import type { MessageHandler } from '../core/handler.js';
 import { MAX_REGISTRATION_BYTES, parseRegistration } from '../messages/registration.js';
 import type { PrimaryApi } from '../primary/api.js';
 

@@ -22,6 +22,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { delivered, type Outcome } from '../core/outcome.js';
+import type { Delivery } from '../core/handler.js';
 import type { ClaimedMessage } from '../core/queue.js';
 import type { PendingUpload } from '../maildir/retry-state.js';
 import { parseUploadMessage, type UploadMessage } from '../messages/keyvalue.js';
@@ -54,10 +55,8 @@ export interface UploadHandlerDeps {
   pathFs?: PathFs;
 }
 
-export interface UploadHandler {
-  handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<Outcome>;
-  close(): Promise<void>;
-}
+/** The upload worker's delivery (its worker adds the body limit). */
+export type UploadHandler = Delivery;
 
 const DEFAULT_COMMIT_WINDOW_MS = 1_000_000;
 

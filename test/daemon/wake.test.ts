@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { delivered } from '../../src/core/outcome.js';
-import type { MessageHandler } from '../../src/daemon/handler.js';
+import type { MessageHandler } from '../../src/core/handler.js';
 import { Waker } from '../../src/daemon/wake.js';
 import { WorkerLoop, type OutcomeEvent } from '../../src/daemon/worker-loop.js';
 import { Spool } from '../../src/maildir/spool.js';

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { classify } from '../../src/core/classify.js';
 import { JpError } from '../../src/core/errors.js';
 import { delivered, giveUp, retryLater, type Outcome } from '../../src/core/outcome.js';
-import type { MessageHandler } from '../../src/daemon/handler.js';
+import type { MessageHandler } from '../../src/core/handler.js';
 import { WorkerLoop, type OutcomeEvent } from '../../src/daemon/worker-loop.js';
 import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
