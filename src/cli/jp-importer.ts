@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { OPTIONS, optionKeys, type OptionDecl } from '../config/option-table.js';
-import { runDaemon } from '../daemon/run.js';
+import { runDaemon } from '../daemon/daemon.js';
 
 /** The daemon's flags, from the option table: `-D` with alias `dump-slaves`, or the long flag alone. */
 const daemonFlags = Object.fromEntries(optionKeys().map((k) => {
@@ -23,7 +23,7 @@ const spoolFlags = {
 } as const;
 
 async function opsSubtrees(a: Record<string, unknown>) {
-  const { resolveOptions } = await import('../daemon/run.js');
+  const { resolveOptions } = await import('../daemon/daemon.js');
   const { subtreesOf } = await import('../ops/index.js');
   const { opts } = resolveOptions({ regMdir: a['reg-mdir'], dumpMdir: a['dump-mdir'], sandboxMdir: a['sandbox-mdir'] },
     typeof a['config'] === 'string' ? a['config'] : undefined);
@@ -84,7 +84,7 @@ const raw = await yargs(hideBin(process.argv))
       .option('config', { type: 'string', demandOption: true, describe: 'configuration file' })
       .option('json', { type: 'boolean', describe: 'JSON log lines' }),
     async (a) => {
-      const { runTaskCommand } = await import('../daemon/run-task.js');
+      const { runTaskCommand } = await import('./run-task.js');
       subcommandExit = await runTaskCommand(String(a['name']), String(a['config']), a['json'] === true);
     })
   .command('jobman-results <uid>', 'print the results recorded for a jobman request',
@@ -100,7 +100,7 @@ const raw = await yargs(hideBin(process.argv))
         subcommandExit = 2;
         return;
       }
-      const { runJobmanResults } = await import('../jobman/index.js');
+      const { runJobmanResults } = await import('./jobman-results.js');
       subcommandExit = await runJobmanResults(
         { config: String(a['jobman-config']), uid: String(a['uid']), ...(seqRaw !== undefined ? { seq: Number(seqRaw) } : {}), json: a['json'] === true },
         process.stdout, process.stderr,

@@ -45,7 +45,7 @@ export async function runTaskLocked(spec: TaskSpec, o: ImporterOptions, log: Log
     throw err;
   }
   try {
-    const { runTask } = await import('../schedule/run.js');
+    const { runTask } = await import('../schedule/actions.js');
     return await runTask(spec, { log, clock: systemClock, ...(signal !== undefined ? { signal } : {}) });
   } finally {
     await release().catch(() => undefined);

@@ -5,7 +5,7 @@
  */
 import { createLogging } from '../core/log.js';
 import { describeError } from '../core/errors.js';
-import { createWorkerParts } from './handlers.js';
+import { createWorkerParts } from './worker-parts.js';
 import { isMasterToWorker, WORKER_EXIT, type WorkerToMaster } from './ipc.js';
 import { parseSpec, SPEC_ENV } from './spec.js';
 import { WorkerLoop } from './worker-loop.js';

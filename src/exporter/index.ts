@@ -3,7 +3,7 @@ export { EXPORT_DEFAULTS, resolveExportOptions, type ExportOptions, type ExportP
 export { nodeExportFs, type ExportFs } from './fsops.js';
 export { parseUlmLine, walkUlmFields, ulmFields, unescapeUlm, DEFAULT_MAX_LINE_BYTES, type UlmLine } from './ulm.js';
 export { LineSplitter, type LineSink } from './lines.js';
-export { jobMessage } from './announce.js';
+export { jobMessage } from './announce-store.js';
 export { formatSummary, formatProgress, ProgressPrinter } from './report.js';
 export { readChunks } from './input.js';
 export { DumpFile, DumpChanged, type DumpStamp, type OpenDumpOptions } from './dump-file.js';

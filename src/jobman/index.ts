@@ -5,7 +5,6 @@ export type {
 } from './config-types.js';
 export { JobmanQueue, CONTROL_FILES, controlSuffix, wrongRequestName, type ControlKind, type JobmanQueueOptions } from './queue.js';
 export { createJobmanHandler, type JobmanHandler, type JobmanHandlerDeps } from './handler.js';
-export { runJobmanResults, formatRecords, EXIT_FOUND, EXIT_NONE, EXIT_ERROR, type JobmanResultsOptions } from './results-cli.js';
 export { parseRequest, requestUid, type RequestStep, type RequestRow, type Bindable } from './request.js';
 export { forwardRequest } from './forward.js';
 export { ResultStore, type StoredRecord } from './results/store.js';

@@ -1,5 +1,5 @@
 export { parseTasks, taskSectionName, ACTION_KEYS, TASK_DEFAULTS, type TaskContext } from './parse.js';
-export { runTask } from './run.js';
+export { runTask } from './actions.js';
 export { exportDumps, readyDumps, moveInto, DUMP_SETTLE_MS } from './export-dumps.js';
 export { pruneStore, cleanTmp, formatAge } from './cleanup.js';
 export { requeueTask } from './requeue.js';

@@ -9,7 +9,7 @@ import { readdirSync, renameSync } from 'node:fs';
 import { mkdir, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkedJobMessage, jobMessage } from '../../src/exporter/announce.js';
+import { checkedJobMessage, jobMessage } from '../../src/exporter/announce-store.js';
 import { ExportFailure, nodeExportFs, runExport, type ExportFs } from '../../src/exporter/index.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { MessageBatch, nodeBatchFs } from '../../src/maildir/store-many-sync.js';

@@ -6,7 +6,7 @@ import { isJpError } from '../../src/core/errors.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { cleanTmp, formatAge, pruneStore } from '../../src/schedule/cleanup.js';
 import { requeueTask } from '../../src/schedule/requeue.js';
-import { runTask } from '../../src/schedule/run.js';
+import { runTask } from '../../src/schedule/actions.js';
 import type { CleanTmpSpec, PruneStoreSpec, RequeueSpec, TaskDeps } from '../../src/schedule/types.js';
 import { captureLogger, fileAged, tempDir } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { isJpError } from '../../src/core/errors.js';
 import { parseUploadMessage, type UploadMessage } from '../../src/messages/keyvalue.js';
 import { exportDumps, moveInto, readyDumps } from '../../src/schedule/export-dumps.js';
-import { runTask } from '../../src/schedule/run.js';
+import { runTask } from '../../src/schedule/actions.js';
 import type { ExportDumpsSpec } from '../../src/schedule/types.js';
 import { captureLogger, fileAged, tempDir } from './helpers.js';
 

@@ -14,7 +14,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { describeError, JpError } from '../core/errors.js';
 import type { MessageBatch } from '../maildir/store-many-sync.js';
-import { AnnounceError, checkedJobMessage } from './announce.js';
+import { AnnounceError, checkedJobMessage } from './announce-store.js';
 
 /** Links between two progress reports (and turns of the event loop). */
 const LINKS_PER_STEP = 2048;

@@ -3,7 +3,7 @@
  * `jpps`, each on its own line) stored in the maildir. This file: the
  * message body, the error, and announcing through a plain MessageStore
  * after every job file is durable. The default way (messages written into
- * tmp/ while splitting, linked after the final syncfs) is in announcer.ts.
+ * tmp/ while splitting, linked after the final syncfs) is in announce-batch.ts.
  */
 import { describeError, JpError } from '../core/errors.js';
 import { formatUploadMessage } from '../messages/keyvalue.js';

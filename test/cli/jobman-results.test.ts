@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createJobmanHandler } from '../../src/jobman/handler.js';
-import { EXIT_ERROR, EXIT_FOUND, EXIT_NONE, runJobmanResults, type JobmanResultsOptions } from '../../src/jobman/results-cli.js';
-import { body, claimed, deploy, rowsOf, skipReason, SPEC_EXAMPLE } from './fixtures.js';
+import { EXIT_ERROR, EXIT_FOUND, EXIT_NONE, runJobmanResults, type JobmanResultsOptions } from '../../src/cli/jobman-results.js';
+import { body, claimed, deploy, rowsOf, skipReason, SPEC_EXAMPLE } from '../jobman/fixtures.js';
 
 async function run(opts: JobmanResultsOptions): Promise<{ code: number; out: string; err: string }> {
   const out = new PassThrough();

@@ -6,11 +6,11 @@
 import { existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { describeError, systemCode } from '../core/errors.js';
-import { describeTarget, loadJobmanConfig, type EnvLike } from './config.js';
-import { openConnection } from './db/connect.js';
-import type { SqlConnection } from './db/types.js';
-import { requestUid } from './request.js';
-import { ResultStore, type StoredRecord } from './results/store.js';
+import { describeTarget, loadJobmanConfig, type EnvLike } from '../jobman/config.js';
+import { openConnection } from '../jobman/db/connect.js';
+import type { SqlConnection } from '../jobman/db/types.js';
+import { requestUid } from '../jobman/request.js';
+import { ResultStore, type StoredRecord } from '../jobman/results/store.js';
 
 export interface JobmanResultsOptions {
   /** Path of config.ini. */

@@ -1,8 +1,8 @@
 /** `jp-importer run-task NAME --config FILE`: one run of a configured task, now (systemd timers, operators). */
 import { describeError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { resolveOptions } from './run.js';
-import { runTaskLocked } from './tasks.js';
+import { resolveOptions } from '../daemon/daemon.js';
+import { runTaskLocked } from '../daemon/tasks.js';
 
 /** Exit codes: 0 the run succeeded (or another process was running it), 1 it failed, 2 configuration error or unknown task. */
 export async function runTaskCommand(name: string, configPath: string, json: boolean): Promise<number> {
