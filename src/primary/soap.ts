@@ -49,7 +49,11 @@ export function commitUploadRequest(destination: string): string {
   return envelope('CommitUpload', xmlElement('destination', destination));
 }
 
+/** The schema requires at least one attribute (jpe.xsd GetJobAttributes/attributes minOccurs 1): an empty list is refused here. */
 export function getJobAttributesRequest(jobid: string, attributes: readonly string[]): string {
+  if (attributes.length === 0) {
+    throw new JpError('JP_BAD_REQUEST', `GetJobAttributes of ${jobid}: at least one attribute is required (the JP interface refuses an empty list)`);
+  }
   return envelope('GetJobAttributes', xmlElement('jobid', jobid) + attributes.map((a) => xmlElement('attributes', a)).join(''));
 }
 

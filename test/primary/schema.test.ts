@@ -1,0 +1,100 @@
+/**
+ * What the importer sends and what the reference service answers, validated
+ * against the real JP interface's schema (../shared/fixtures/jp-wsdl, with
+ * xmllint): every request builder with realistic and awkward values, every
+ * reply and fault detail of jp-primary-dev. A namespace, order or type
+ * regression fails here. And the check itself is shown to fail on a body
+ * in the wrong order or namespace, or with a missing attribute list.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isJpError } from '../../src/core/errors.js';
+import { commitUploadRequest, getJobAttributesRequest, registerJobRequest, startUploadRequest } from '../../src/primary/soap.js';
+import { REGTIME_ATTRIBUTE, UPLOAD_KINDS } from '../../src/primary/api.js';
+import {
+  clientFault, commitUploadResponse, getJobAttributesResponse, jpError, registerJobResponse, serverFault, startUploadResponse,
+} from '../../src/primary-dev/soap-server.js';
+import { bodyElement, findXmllint, jpSchemaDir, validateAll } from '../helpers/jp-schema.js';
+import { peerMissing } from '../helpers/peers.js';
+
+const schemaDir = jpSchemaDir();
+const xmllint = findXmllint();
+const skip = schemaDir === undefined ? 'the JP schemas ../shared/fixtures/jp-wsdl are not here (a clone without ../shared)' : false;
+if (skip !== false) process.stdout.write(`# skipped: ${skip}\n`);
+
+const JOB = 'https://lb.example.org:9000/AbC-dEf_123';
+const ODD = 'a < b & "c" \'d\' > é ✓ \u00a0 tab\there';
+const when = new Date('2026-12-07T12:00:00.123Z');
+
+const requests: Array<readonly [string, string]> = [
+  ['RegisterJob', registerJobRequest(JOB, '/DC=org/DC=example/CN=Jane Doe')],
+  ['RegisterJob, awkward owner', registerJobRequest(JOB, ODD)],
+  ...Object.entries(UPLOAD_KINDS).map(([kind, k]) => [
+    `StartUpload ${kind}`,
+    startUploadRequest({ job: JOB, class: k.class, name: 'job.dump', commitBefore: when, contentType: k.contentType }),
+  ] as const),
+  ['StartUpload, awkward name', startUploadRequest({ job: JOB, class: 'urn:org.glite.jp.primary:lb', name: ODD, commitBefore: when, contentType: 'text/lb' })],
+  ['CommitUpload gsiftp', commitUploadRequest('gsiftp://jp.example.org:8911/home/jpps/data/ab/2850/AbC/urn:org.glite.jp.primary:lb')],
+  ['CommitUpload, escaped URL', commitUploadRequest('ftp://h/a&b<c>')],
+  ['GetJobAttributes regtime', getJobAttributesRequest(JOB, [REGTIME_ATTRIBUTE])],
+  ['GetJobAttributes, three', getJobAttributesRequest(JOB, [REGTIME_ATTRIBUTE, 'a', ODD])],
+];
+
+const replies: Array<readonly [string, string]> = [
+  ['RegisterJobResponse', registerJobResponse()],
+  ['StartUploadResponse', startUploadResponse('gsiftp://jp.example.org:8911/home/jpps/data/x', when)],
+  ['CommitUploadResponse', commitUploadResponse()],
+  ['GetJobAttributesResponse', getJobAttributesResponse([
+    { name: REGTIME_ATTRIBUTE, value: '1765108800', timestamp: when.getTime(), origin: 'SYSTEM' },
+    { name: 'x', value: ODD, timestamp: 0, origin: 'USER' },
+  ])],
+];
+
+const faults: Array<readonly [string, string]> = [
+  ['server fault, one link', serverFault(jpError(2, 'glite_jppsbe_start_upload', 'No such job registered'))],
+  ['server fault, a chain', serverFault(jpError(5, 'glite_jppsbe_register_job', "Cannot mkdir jobs's data directory", jpError(13, 'mkdir', ODD)))],
+  ['client fault', clientFault('cannot parse the request')],
+];
+
+describe('the JP interface schema (jpe.xsd, jpt.xsd)', { skip }, () => {
+  const lint = (t: { skip: (m?: string) => void }): string | undefined => {
+    if (xmllint === undefined) peerMissing(t, 'xmllint is not installed (Debian package libxml2-utils; .ci/run installs it)');
+    return xmllint;
+  };
+
+  it('every request the importer sends is valid', (t) => {
+    const x = lint(t);
+    if (x === undefined) return;
+    for (const v of validateAll(requests.map(([n, xml]) => [n, bodyElement(xml)] as const), schemaDir as string, x)) assert.ok(v.ok, v.output);
+  });
+
+  it('every reply of the reference service is valid, and so is each fault\'s genericFault detail', (t) => {
+    const x = lint(t);
+    if (x === undefined) return;
+    const docs = [
+      ...replies.map(([n, xml]) => [n, bodyElement(xml)] as const),
+      ...faults.map(([n, xml]) => [n, bodyElement(xml, 'fault-detail')] as const),
+    ];
+    for (const v of validateAll(docs, schemaDir as string, x)) assert.ok(v.ok, v.output);
+  });
+
+  it('the check fails on the wrong order, the wrong namespace, a missing attribute list, a bad date', (t) => {
+    const x = lint(t);
+    if (x === undefined) return;
+    const good = bodyElement(startUploadRequest({ job: JOB, class: 'c', name: 'n', commitBefore: when, contentType: 't' }));
+    const bad: Array<readonly [string, string]> = [
+      ['order', good.replace(/<class>c<\/class><name>n<\/name>/, '<name>n</name><class>c</class>')],
+      ['namespace', good.replace('http://glite.org/wsdl/elements/jp', 'http://glite.org/wsdl/elements/jp-typo')],
+      ['no attributes', bodyElement(getJobAttributesRequest(JOB, ['a'])).replace('<attributes>a</attributes>', '')],
+      ['date', good.replace(/<commitBefore>[^<]*<\/commitBefore>/, '<commitBefore>tomorrow</commitBefore>')],
+    ];
+    assert.ok(good.includes('<class>c</class><name>n</name>'), good);
+    for (const v of validateAll(bad, schemaDir as string, x)) assert.equal(v.ok, false, `${v.name} passed: ${v.output}`);
+  });
+});
+
+describe('GetJobAttributes without attributes', () => {
+  it('is refused before anything is sent (the schema requires at least one)', () => {
+    assert.throws(() => getJobAttributesRequest(JOB, []), (e: unknown) => isJpError(e, 'JP_BAD_REQUEST') && /at least one attribute/.test(e.message));
+  });
+});
