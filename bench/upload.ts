@@ -28,19 +28,18 @@
  * total time of all rounds).
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Session } from 'node:inspector/promises';
-import { processCpuSplit, selfCpu, subCpu, type Cpu } from './lib/cpu.js';
+import { processCpuSplit, reapedChildrenCpu, selfCpu, subCpu, type Cpu } from './lib/cpu.js';
+import { median } from './lib/stats.js';
+import { makeBigFile, makeFiles, pool, register, removeLargeFiles, throughHandler, timedPrimary } from './lib/upload-load.js';
 import { formatSummary, summariseProfile } from './lib/cpuprofile.js';
 import { silentLogger } from '../src/core/log.js';
-import type { Outcome } from '../src/core/outcome.js';
-import type { ClaimedMessage } from '../src/core/queue.js';
 import type { PrimaryApi } from '../src/primary/api.js';
 import { FtpPool } from '../src/upload/ftp-pool.js';
 import { FtpTransport } from '../src/upload/ftp-transport.js';
@@ -144,23 +143,10 @@ function childProfile(child: ChildProcess, req: ProfRequest): Promise<void> {
   });
 }
 
-/** CPU seconds of this process's children that have been waited for (curl runs). */
-function reapedChildrenCpu(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[13]) + Number(f[14])) / 100; // cutime + cstime, in USER_HZ (100 on Linux)
-}
-
 const cpuOf = (pid: number | undefined): number => {
   const c: Cpu | undefined = pid === undefined ? undefined : processCpuSplit(pid);
   return c === undefined ? Number.NaN : c.user + c.sys;
 };
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
 function findProjectFile(rel: string): string {
   for (const start of [dirname(fileURLToPath(import.meta.url)), process.cwd()]) {
     for (let dir = resolve(start); ; dir = dirname(dir)) {
@@ -204,75 +190,12 @@ function fakePrimary(ftpBase: string): PrimaryApi {
   };
 }
 
-async function makeFiles(dir: string, count: number, size: number, prefix: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const data = randomBytes(size);
-  const paths: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const p = join(dir, `${prefix}${String(i).padStart(5, '0')}.dump`);
-    await writeFile(p, data);
-    paths.push(p);
-  }
-  return paths;
-}
-
-/** A big file written in 8 MiB chunks (never held in memory whole). */
-async function makeBigFile(path: string, size: number): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    const chunk = randomBytes(8 << 20);
-    for (let off = 0; off < size; off += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, size - off), off);
-  } finally {
-    await fh.close();
-  }
-}
-
 function curlArgs(file: string, url: string, certs: Certs): string[] {
   const tls = TLS ? ['--ssl-reqd', '--cacert', certs.ca, '--cert', certs.client, '--key', certs.clientKey] : [];
   return ['-sS', '--ftp-create-dirs', '-T', file, ...tls, url];
 }
 
-async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T, i);
-    }
-  }));
-}
-
-const jobOf = (tag: string, i: number): string => `https://lb.example.org:9000/bench${tag}${i}`;
-const claimed = (i: number): ClaimedMessage => ({ name: `bench-${i}`, path: '/nonexistent', from: 'new', meta: undefined });
-
-async function throughHandler(handler: UploadHandler, files: readonly string[], tag: string, concurrency: number): Promise<number> {
-  const signal = new AbortController().signal;
-  const t0 = performance.now();
-  await pool(files, concurrency, async (file, i) => {
-    const out: Outcome = await handler.handle(claimed(i), Buffer.from(`jobid\t${jobOf(tag, i)}\nfile\t${file}\n`), signal);
-    if (out.kind !== 'delivered') throw new Error(`${file}: ${out.kind}: ${out.reason}`);
-  });
-  return (performance.now() - t0) / 1000;
-}
-
-async function register(primary: PrimaryApi, tag: string, count: number): Promise<void> {
-  await pool(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
-    await primary.registerJob(jobOf(tag, i), OWNER).catch((e: unknown) => {
-      if (!(typeof e === 'object' && e !== null && (e as { faultCode?: number }).faultCode === 17)) throw e;
-    });
-  });
-}
-
 const fmt = (x: number, digits = 1): string => x.toFixed(digits);
-
-/** Delete uploaded copies of the big file below the service's data dir. */
-async function removeLargeFiles(dir: string, atLeast: number): Promise<void> {
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) await removeLargeFiles(p, atLeast);
-    else if (e.isFile() && (await stat(p)).size >= atLeast) await unlink(p);
-  }
-}
 
 async function p4a(handler: UploadHandler, primary: PrimaryApi, files: string, ftpBase: string, certs: Certs): Promise<void> {
   // P4a: rounds alternate the variants so machine noise hits all of them alike.
@@ -294,7 +217,7 @@ async function p4a(handler: UploadHandler, primary: PrimaryApi, files: string, f
     await rm(join(files, `curl${r}`), { recursive: true, force: true });
     for (const [variant, conc] of [['one', 1], ['many', CONCURRENCY]] as const) {
       const tag = `${variant}${r}-`;
-      await register(primary, tag, n);
+      await register(primary, tag, n, OWNER);
       const ours = await makeFiles(join(files, tag), n, SMALL_SIZE, tag);
       t[variant] += 1000 * (await throughHandler(handler, ours, tag, conc));
     }
@@ -309,27 +232,6 @@ async function p4a(handler: UploadHandler, primary: PrimaryApi, files: string, f
 }
 
 interface Side { wallMs: number; clientCpu: number; serverCpu: number; ftpMs?: number }
-
-/** The primary client, noting when StartUpload answered and CommitUpload was asked (FTP time between). */
-function timedPrimary(primary: PrimaryApi): { api: PrimaryApi; ftpMs: () => number } {
-  let started = 0;
-  let committing = 0;
-  const api: PrimaryApi = {
-    registerJob: (job, owner, signal) => primary.registerJob(job, owner, signal),
-    getJobAttributes: (jobid, attrs, signal) => primary.getJobAttributes(jobid, attrs, signal),
-    close: () => primary.close(),
-    startUpload: async (req, signal) => {
-      const r = await primary.startUpload(req, signal);
-      started = performance.now();
-      return r;
-    },
-    commitUpload: async (dest, signal) => {
-      committing = performance.now();
-      return primary.commitUpload(dest, signal);
-    },
-  };
-  return { api, ftpMs: () => committing - started };
-}
 
 /** P4b: the file goes to a store dir (-S) after each upload and back for the next round. */
 async function p4b(child: ChildProcess, primary: PrimaryApi, files: string, root: string, ftpBase: string, certs: Certs,
@@ -372,7 +274,7 @@ async function p4b(child: ChildProcess, primary: PrimaryApi, files: string, root
       await profiled(`curl${r}`, false, () => run(CURL, curlArgs(big, `${ftpBase}curl-big/big${r}.dump`, certs), { timeout: 900_000 }));
       curl.push({ wallMs: performance.now() - t0, clientCpu: reapedChildrenCpu() - c0, serverCpu: cpuOf(child.pid) - s0 });
       await removeLargeFiles(join(root, 'service'), BIG_SIZE);
-      await register(primary, `b${r}-`, 1);
+      await register(primary, `b${r}-`, 1, OWNER);
       s0 = cpuOf(child.pid);
       const self0 = selfCpu();
       t0 = performance.now();

@@ -71,3 +71,26 @@ export function selfCpu(): Cpu {
   const u = process.cpuUsage();
   return { user: u.user / 1e6, sys: u.system / 1e6 };
 }
+
+/** CPU seconds (user + system) of this process's children that have been waited for (cutime + cstime). */
+export function reapedChildrenCpu(pid: number | 'self' = 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / clockTicks(); // cutime + cstime
+}
+
+/**
+ * CPU seconds of a server that forks a process per session: the process,
+ * its live descendants and the children it has reaped. Differences of
+ * two readings count every session in between once, ended or not.
+ */
+export function serverTreeCpu(pid: number): number {
+  const c = sumCpu(treeCpu(pid));
+  let reaped = 0;
+  try {
+    reaped = reapedChildrenCpu(pid);
+  } catch {
+    return Number.NaN;
+  }
+  return c.user + c.sys + reaped;
+}

@@ -26,3 +26,10 @@ export function envInt(name: string, fallback: number, min: number, max: number)
 }
 
 export const verdict = (ok: boolean): string => (ok ? 'MET' : 'MISSED');
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
