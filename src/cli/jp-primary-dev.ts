@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { describeError, JpError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { startPrimaryDev, type DevHooks } from '../primary-dev/index.js';
+import { REPLY_SHAPES, type ReplyShape } from '../primary-dev/soap-server.js';
 import { hostPort } from '../primary-dev/addresses.js';
 
 const flags = {
@@ -20,6 +21,7 @@ const flags = {
   'ftp-listen': { type: 'string', describe: 'also run the FTP upload endpoint on host:port (port 0 = any)' },
   ftps: { type: 'boolean', default: false, describe: 'FTP endpoint with implicit TLS; destinations are ftps://' },
   'ftp-require-cert': { type: 'boolean', default: false, describe: 'with --ftps: refuse FTP clients without a certificate from the CA directory' },
+  'reply-shape': { type: 'string', default: 'gsoap', describe: 'replies as the real gSOAP service writes them (gsoap) or the port\'s earlier compact shape (compact)' },
   'destination-base': { type: 'string', describe: 'without --ftp-listen: base URL of upload destinations (an FTP server serving <data-dir>/files)' },
   'gridftp-url': {
     type: 'string',
@@ -36,6 +38,12 @@ const flags = {
   'log-level': { type: 'string', default: 'info', describe: 'fatal|error|warn|info|debug|trace|silent (logs go to stderr)' },
   pretty: { type: 'boolean', default: false, describe: 'readable logs instead of JSON lines' },
 } as const;
+
+function replyShapeOf(v: unknown): ReplyShape {
+  const hit = REPLY_SHAPES.find((x) => x === v);
+  if (hit === undefined) throw new JpError('JP_CONFIG', `--reply-shape: must be one of ${REPLY_SHAPES.join(', ')}, got ${JSON.stringify(v)}`);
+  return hit;
+}
 
 function count(v: unknown, flag: string): number | undefined {
   if (v === undefined) return undefined;
@@ -85,6 +93,7 @@ async function main(): Promise<number> {
     dataDir: String(raw['data-dir']),
     ...(raw['ftp-listen'] !== undefined ? { ftpListen: String(raw['ftp-listen']) } : {}),
     ftps: raw['ftps'] === true,
+    replyShape: replyShapeOf(raw['reply-shape']),
     ftpRequireClientCert: raw['ftp-require-cert'] === true,
     ...(raw['destination-base'] !== undefined ? { destinationBase: String(raw['destination-base']) } : {}),
     ...(raw['gridftp-url'] !== undefined ? { gridftpUrl: String(raw['gridftp-url']) } : {}),

@@ -21,10 +21,12 @@ import { Counters, DEFAULT_HOOKS, FTP_HOOK_KEYS, parseHooksPatch, type DevHooks,
 import { jppsFileName, jppsJobDir } from './jpps-layout.js';
 import type { Destinations, UploadLayout } from './ops.js';
 import { createHandler } from './server.js';
+import type { ReplyShape } from './soap-server.js';
 import { DevState } from './state.js';
 import { fileVerifier, type FtpEndpoint, type StartFtpEndpoint, type UploadVerifier } from './uploads.js';
 
 export type { DevHooks, DevStats } from './hooks.js';
+export type { ReplyShape } from './soap-server.js';
 export type { UploadVerifier, FtpEndpoint, FtpHooks, StartFtpEndpoint } from './uploads.js';
 
 export interface PrimaryDevOptions {
@@ -58,6 +60,8 @@ export interface PrimaryDevOptions {
   readonly hooks?: Partial<DevHooks>;
   /** Replace the upload verifier (default: the FTP endpoint's, else a file check). */
   readonly verifier?: UploadVerifier;
+  /** How replies are written: `gsoap` (default) as the real service, or `compact` (the port's earlier shape). */
+  readonly replyShape?: ReplyShape;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -199,6 +203,7 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
         clock,
         verifier,
         destinations,
+        shape: opts.replyShape ?? 'gsoap',
         ...(layout === undefined
           ? { prepareUpload: (relPath: string) => mkdirSync(dirname(join(filesDir, relPath)), { recursive: true, mode: 0o750 }) }
           : {

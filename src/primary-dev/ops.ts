@@ -16,6 +16,7 @@ import {
   registerJobResponse,
   serverFault,
   startUploadResponse,
+  type ReplyShape,
   type DevAttrValue,
   type DevRequest,
 } from './soap-server.js';
@@ -50,6 +51,8 @@ export interface OpsContext {
   readonly layout?: UploadLayout;
   /** Make a job's directory (`layout.jobDir`) at registration, like the real backend; throws on failure. */
   readonly prepareJob?: (jobDir: string) => void;
+  /** How replies are written (default gsoap, the real service's shape). */
+  readonly shape?: ReplyShape;
 }
 
 export interface UploadLayout {
@@ -69,11 +72,17 @@ export interface OpResult {
   readonly persist?: Promise<void>;
 }
 
+/** A refusal; its fault is written in the context's shape by handleRequest. */
 function fail(f: GenericFault, record: Record<string, unknown>): OpResult {
-  return { ok: false, xml: serverFault(f), fault: f, record };
+  return { ok: false, xml: '', fault: f, record };
 }
 
 export function handleRequest(ctx: OpsContext, req: DevRequest, client: string): OpResult {
+  const r = dispatch(ctx, req, client);
+  return r.ok || r.fault === undefined ? r : { ...r, xml: serverFault(r.fault, ctx.shape ?? 'gsoap') };
+}
+
+function dispatch(ctx: OpsContext, req: DevRequest, client: string): OpResult {
   switch (req.op) {
     case 'RegisterJob':
       return registerJob(ctx, req.job, req.owner, client);
@@ -112,7 +121,7 @@ function registerJob(ctx: OpsContext, job: string, owner: string, client: string
     record['dir'] = dir;
   }
   const persist = ctx.state.setJob(job, rec);
-  return { ok: true, xml: registerJobResponse(), record, persist };
+  return { ok: true, xml: registerJobResponse(ctx.shape ?? 'gsoap'), record, persist };
 }
 
 /** The errno number of a file-system error (EIO when unknown). */
@@ -168,7 +177,7 @@ function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUploa
   const persist = ctx.state.setUpload(relPath, rec);
   record['destination'] = destination;
   record['commitBefore'] = new Date(commitBefore).toISOString();
-  return { ok: true, xml: startUploadResponse(destination, new Date(commitBefore)), record, persist };
+  return { ok: true, xml: startUploadResponse(destination, new Date(commitBefore), ctx.shape ?? 'gsoap'), record, persist };
 }
 
 function commitUpload(ctx: OpsContext, destination: string, client: string): OpResult {
@@ -196,7 +205,7 @@ function commitUpload(ctx: OpsContext, destination: string, client: string): OpR
   }
   const persist = ctx.state.setUpload(rec.relPath, { ...rec, state: 'committed', bytes: done.bytes, committedAt: now });
   record['bytes'] = done.bytes;
-  return { ok: true, xml: commitUploadResponse(), record, persist };
+  return { ok: true, xml: commitUploadResponse(ctx.shape ?? 'gsoap'), record, persist };
 }
 
 function getJobAttributes(ctx: OpsContext, jobid: string, attributes: readonly string[]): OpResult {
@@ -214,7 +223,7 @@ function getJobAttributes(ctx: OpsContext, jobid: string, attributes: readonly s
     const value = name === OWNER_ATTRIBUTE ? job.owner : regtimeValue(job.regtime);
     values.push({ name, value, timestamp: job.regtime, origin: 'SYSTEM' });
   }
-  return { ok: true, xml: getJobAttributesResponse(values), record };
+  return { ok: true, xml: getJobAttributesResponse(values, ctx.shape ?? 'gsoap'), record };
 }
 
 /** `seconds.microseconds`, as the backend prints struct timeval. */

@@ -57,13 +57,16 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
+function send(res: ServerResponse, status: number, type: string, body: string, close = false): void {
   if (res.destroyed || res.headersSent) return;
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}) });
   res.end(body);
 }
 
 const sendXml = (res: ServerResponse, status: number, xml: string): void => send(res, status, 'text/xml; charset=utf-8', xml);
+/** A fault: HTTP 500, and in the gSOAP shape the connection closed after it, as the real service does. */
+const sendFault = (deps: HandlerDeps, res: ServerResponse, xml: string): void =>
+  send(res, 500, 'text/xml; charset=utf-8', xml, (deps.ops.shape ?? 'gsoap') === 'gsoap');
 const sendJson = (res: ServerResponse, status: number, v: unknown): void => send(res, status, 'application/json', `${JSON.stringify(v)}\n`);
 
 /** Fields of a request for calls.jsonl when it was not processed. */
@@ -84,7 +87,7 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
   return (req, res) => {
     handle(deps, req, res).catch((e: unknown) => {
       deps.logger.error({ err: describeError(e) }, 'jp-primary-dev: request failed');
-      sendXml(res, 500, serverFault(jpError(5, 'jp-primary-dev', `internal error: ${describeError(e)}`)));
+      sendFault(deps, res, serverFault(jpError(5, 'jp-primary-dev', `internal error: ${describeError(e)}`), deps.ops.shape ?? 'gsoap'));
     });
   };
 }
@@ -163,7 +166,7 @@ async function soapCall(deps: HandlerDeps, body: string, client: string, sock: T
   if (!parsed.ok) {
     deps.counters.count('invalid', false);
     await deps.calls.append(line({ ok: false, fault: 22 }));
-    sendXml(res, 500, clientFault(parsed.bad.problem));
+    sendFault(deps, res, clientFault(parsed.bad.problem, deps.ops.shape ?? 'gsoap'));
     return;
   }
   if (deps.take('failNext')) {
@@ -171,7 +174,7 @@ async function soapCall(deps: HandlerDeps, body: string, client: string, sock: T
     deps.counters.injected++;
     deps.counters.count(op, false);
     await deps.calls.append(line({ ok: false, fault: code, injected: true }));
-    sendXml(res, 500, serverFault(jpError(code, 'jp-primary-dev hook', 'injected failure')));
+    sendFault(deps, res, serverFault(jpError(code, 'jp-primary-dev hook', 'injected failure'), deps.ops.shape ?? 'gsoap'));
     return;
   }
   const result: OpResult = handleRequest(deps.ops, parsed.req, client);
@@ -195,5 +198,6 @@ async function soapCall(deps: HandlerDeps, body: string, client: string, sock: T
     sock.destroy();
     return;
   }
-  sendXml(res, result.ok ? 200 : 500, result.xml);
+  if (result.ok) sendXml(res, 200, result.xml);
+  else sendFault(deps, res, result.xml);
 }

@@ -11,7 +11,9 @@ import {
   formatDateTime,
   parseEnvelope,
   textOf,
+  JP_ELEM_NS,
   xmlElement,
+  xmlEscape,
   type GenericFault,
 } from '../primary/soap-xml.js';
 
@@ -108,25 +110,65 @@ export interface DevAttrValue {
   readonly origin: 'SYSTEM' | 'USER' | 'FILE';
 }
 
-export function registerJobResponse(): string {
-  return envelope('RegisterJobResponse', '');
+/**
+ * The shape replies are written in. `gsoap` (the default of the service):
+ * as the real gSOAP service writes them — every namespace of its table on
+ * the Envelope (SOAP-ENV, SOAP-ENC, xsi, xsd, jptype, jpelem, jpsrv), empty
+ * responses with an open and a close tag, a fault's detail as
+ * `<fault xsi:type="jptype:genericFault">`, and faults sent with
+ * `Connection: close`. `compact`: the shape the port wrote before (self-
+ * closed empty responses, `jpe:` prefix, `<jpe:genericFault>` detail),
+ * kept so that both are tested.
+ */
+export type ReplyShape = 'gsoap' | 'compact';
+export const REPLY_SHAPES: readonly ReplyShape[] = ['gsoap', 'compact'];
+
+const GSOAP_OPEN =
+  '<?xml version="1.0" encoding="UTF-8"?>\n' +
+  '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/" xmlns:SOAP-ENC="http://schemas.xmlsoap.org/soap/encoding/"' +
+  ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"' +
+  ` xmlns:jptype="http://glite.org/wsdl/types/jp" xmlns:jpelem="${JP_ELEM_NS}" xmlns:jpsrv="http://glite.org/wsdl/services/jp"><SOAP-ENV:Body>`;
+const GSOAP_CLOSE = '</SOAP-ENV:Body></SOAP-ENV:Envelope>';
+
+function reply(shape: ReplyShape, element: string, children: string): string {
+  return shape === 'compact' ? envelope(element, children) : `${GSOAP_OPEN}<jpelem:${element}>${children}</jpelem:${element}>${GSOAP_CLOSE}`;
 }
 
-export function startUploadResponse(destination: string, commitBefore: Date): string {
-  return envelope('StartUploadResponse', xmlElement('destination', destination) + `<commitBefore>${formatDateTime(commitBefore)}</commitBefore>`);
+function genericFaultFields(f: GenericFault, depth: number): string {
+  let s = '';
+  if (f.source !== undefined) s += xmlElement('source', f.source);
+  if (f.code !== undefined) s += `<code>${f.code}</code>`;
+  if (f.text !== undefined) s += xmlElement('text', f.text);
+  if (f.description !== undefined) s += xmlElement('description', f.description);
+  if (f.reason !== undefined && depth < 16) s += `<reason>${genericFaultFields(f.reason, depth + 1)}</reason>`;
+  return s;
 }
 
-export function commitUploadResponse(): string {
-  return envelope('CommitUploadResponse', '');
+function fault(shape: ReplyShape, faultcode: string, faultstring: string, detail: GenericFault): string {
+  if (shape === 'compact') return faultEnvelope(faultcode, faultstring, detail);
+  return `${GSOAP_OPEN}<SOAP-ENV:Fault><faultcode>${xmlEscape(faultcode)}</faultcode><faultstring>${xmlEscape(faultstring)}</faultstring>` +
+    `<detail><fault xsi:type="jptype:genericFault">${genericFaultFields(detail, 0)}</fault></detail></SOAP-ENV:Fault>${GSOAP_CLOSE}`;
 }
 
-export function getJobAttributesResponse(values: readonly DevAttrValue[]): string {
+export function registerJobResponse(shape: ReplyShape = 'compact'): string {
+  return reply(shape, 'RegisterJobResponse', '');
+}
+
+export function startUploadResponse(destination: string, commitBefore: Date, shape: ReplyShape = 'compact'): string {
+  return reply(shape, 'StartUploadResponse', xmlElement('destination', destination) + `<commitBefore>${formatDateTime(commitBefore)}</commitBefore>`);
+}
+
+export function commitUploadResponse(shape: ReplyShape = 'compact'): string {
+  return reply(shape, 'CommitUploadResponse', '');
+}
+
+export function getJobAttributesResponse(values: readonly DevAttrValue[], shape: ReplyShape = 'compact'): string {
   const items = values.map(
     (v) =>
       `<attrValues>${xmlElement('name', v.name)}<value>${xmlElement('string', v.value)}</value>` +
       `<timestamp>${formatDateTime(new Date(v.timestamp))}</timestamp><origin>${v.origin}</origin></attrValues>`,
   );
-  return envelope('GetJobAttributesResponse', items.join(''));
+  return reply(shape, 'GetJobAttributesResponse', items.join(''));
 }
 
 /** strerror() texts for the errno values the service uses. */
@@ -147,12 +189,12 @@ export function jpError(code: number, source: string, description: string, reaso
   return { source, code, text: STRERROR[code] ?? `Unknown error ${code}`, description, reason };
 }
 
-/** A Server fault whose detail holds the genericFault chain (the real shape). */
-export function serverFault(f: GenericFault): string {
-  return faultEnvelope('SOAP-ENV:Server', f.description ?? f.text ?? 'error', f);
+/** A Server fault whose detail holds the genericFault chain. */
+export function serverFault(f: GenericFault, shape: ReplyShape = 'compact'): string {
+  return fault(shape, 'SOAP-ENV:Server', f.description ?? f.text ?? 'error', f);
 }
 
 /** A Client fault for requests that cannot be understood. */
-export function clientFault(problem: string): string {
-  return faultEnvelope('SOAP-ENV:Client', problem, jpError(22, 'soap request', problem));
+export function clientFault(problem: string, shape: ReplyShape = 'compact'): string {
+  return fault(shape, 'SOAP-ENV:Client', problem, jpError(22, 'soap request', problem));
 }

@@ -98,13 +98,14 @@ function throwStatus(op: string, status: number, detail: string): never {
 /**
  * The canonical success reply of RegisterJob, exactly: an XML declaration
  * (optional), a SOAP 1.1 Envelope whose attributes are only namespace
- * declarations, one Body holding one empty RegisterJobResponse. Only such a
- * reply with HTTP 200 skips the full parser (most of the cost of a
- * registration); anything else — a fault, HTML from a proxy, a variant — is
- * parsed and validated in full.
+ * declarations, one Body holding one empty RegisterJobResponse — written
+ * with an open and a close tag as the real gSOAP service does, or
+ * self-closed. Only such a reply with HTTP 200 skips the full parser (most
+ * of the cost of a registration); anything else — a fault, HTML from a
+ * proxy, a response with content — is parsed and validated in full.
  */
 const CANONICAL_REGISTER_OK =
-  /^(?:<\?xml version="1\.0"(?: encoding="UTF-8")?\?>\s*)?<([\w.-]+):Envelope(?: xmlns:[\w.-]+="[^"<>]*")+><\1:Body><([\w.-]+):RegisterJobResponse(?: xmlns:[\w.-]+="[^"<>]*")*\/><\/\1:Body><\/\1:Envelope>\s*$/;
+  /^(?:<\?xml version="1\.0"(?: encoding="UTF-8")?\?>\s*)?<([\w.-]+):Envelope(?: xmlns:[\w.-]+="[^"<>]*")+><\1:Body><([\w.-]+):RegisterJobResponse(?: xmlns:[\w.-]+="[^"<>]*")*(?:\/>|><\/\2:RegisterJobResponse>)<\/\1:Body><\/\1:Envelope>\s*$/;
 const SOAP_ENV_DECL = 'xmlns:$1="http://schemas.xmlsoap.org/soap/envelope/"';
 const JP_ELEMENTS_DECL = '="http://glite.org/wsdl/elements/jp"';
 

@@ -37,7 +37,7 @@ describe('admin hooks of jp-primary-dev', () => {
     await assert.rejects(c.registerJob(job, CLIENT_SUBJECT), code('JP_SOAP_FAULT', 11));
     await c.registerJob(job, CLIENT_SUBJECT);
     svc.dev.setHooks({ failNext: 1, failCode: 28 });
-    await assert.rejects(c.getJobAttributes(job, []), code('JP_SOAP_FAULT', 28));
+    await assert.rejects(c.getJobAttributes(job, ['x']), code('JP_SOAP_FAULT', 28));
     svc.dev.setHooks({ failCode: 11 });
     const lines = (await svc.readCalls()).filter((l) => l.job === job);
     assert.deepEqual(

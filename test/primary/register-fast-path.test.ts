@@ -4,7 +4,8 @@ import { isJpError } from '../../src/core/errors.js';
 import { isCanonicalRegisterJobOk, parseRegisterJobReply } from '../../src/primary/soap.js';
 import { registerJobResponse } from '../../src/primary-dev/soap-server.js';
 
-const OK = registerJobResponse();
+const OK = registerJobResponse('compact');
+const GSOAP = registerJobResponse('gsoap');
 const cases: [string, number, string, boolean][] = [
   ['the reference service reply', 200, OK, true],
   ['without XML declaration', 200, OK.replace(/^<\?xml[^>]*>\s*/, ''), true],
@@ -16,7 +17,11 @@ const cases: [string, number, string, boolean][] = [
   ['another response element', 200, OK.replace('RegisterJobResponse', 'CommitUploadResponse'), false],
   ['truncated', 200, OK.replace('</SOAP-ENV:Envelope>', ''), false],
   ['mismatched closing prefix', 200, OK.replace('</SOAP-ENV:Body>', '</X:Body>'), false],
-  ['non-empty response (full parser)', 200, OK.replace('<jpe:RegisterJobResponse/>', '<jpe:RegisterJobResponse></jpe:RegisterJobResponse>'), false],
+  ['the real gSOAP service\'s reply (open and close tag, its prefixes)', 200, GSOAP, true],
+  ['open and close tag, compact prefixes', 200, OK.replace('<jpe:RegisterJobResponse/>', '<jpe:RegisterJobResponse></jpe:RegisterJobResponse>'), true],
+  ['mismatched close tag prefix', 200, GSOAP.replace('</jpelem:RegisterJobResponse>', '</x:RegisterJobResponse>'), false],
+  ['non-empty response (full parser)', 200, GSOAP.replace('<jpelem:RegisterJobResponse></jpelem:RegisterJobResponse>', '<jpelem:RegisterJobResponse> </jpelem:RegisterJobResponse>'), false],
+  ['gSOAP shape, wrong element namespace', 200, GSOAP.replace('xmlns:jpelem="http://glite.org/wsdl/elements/jp"', 'xmlns:jpelem="urn:x"'), false],
   ['a fault', 200, OK.replace('<jpe:RegisterJobResponse/>', '<SOAP-ENV:Fault><faultcode>x</faultcode></SOAP-ENV:Fault>'), false],
 ];
 for (const [name, status, body, want] of cases) {
