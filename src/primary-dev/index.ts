@@ -92,12 +92,15 @@ async function loadFtp(): Promise<StartFtpEndpoint> {
   try {
     mod = await import(spec);
   } catch (e) {
-    const missing = systemCode(e) === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes('ftp/index.js');
+    const notFound = systemCode(e) === 'ERR_MODULE_NOT_FOUND';
+    const text = String((e as Error).message);
     throw new JpError(
       'JP_CONFIG',
-      missing
-        ? `--ftp-listen: the FTP endpoint (src/primary-dev/ftp/index.js) is not part of this build`
-        : `--ftp-listen: cannot load the FTP endpoint module: ${describeError(e)}`,
+      notFound && text.includes("'ftp-srv'")
+        ? '--ftp-listen: the FTP endpoint needs ftp-srv, an optional dependency that is not installed here (npm install ftp-srv, or npm ci without --omit=optional)'
+        : notFound && text.includes('ftp/index.js')
+          ? `--ftp-listen: the FTP endpoint (src/primary-dev/ftp/index.js) is not part of this build`
+          : `--ftp-listen: cannot load the FTP endpoint module: ${describeError(e)}`,
       { cause: e },
     );
   }
