@@ -72,6 +72,10 @@ export interface GridftpServerOptions {
   readonly gridMap?: string;
   /** Seconds a control connection may stay idle (default 120). */
   readonly idleTimeout?: number;
+  /** Listen on this port (a restart on the port of a killed server); default a free one. */
+  readonly port?: number;
+  /** Serve this existing directory as `root` (a restart keeps the files); default a new one. */
+  readonly root?: string;
 }
 
 export interface GridftpServer {
@@ -117,6 +121,15 @@ async function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** The host credential, CA directory and grid-mapfile; the grid PKI is made only when a default is needed (four RSA keys). */
+async function serverFiles(opts: GridftpServerOptions): Promise<{ cred: GridCertPair; caDir: string; gridMap: string }> {
+  if (opts.hostCred !== undefined && opts.caDir !== undefined && opts.gridMap !== undefined) {
+    return { cred: opts.hostCred, caDir: opts.caDir, gridMap: opts.gridMap };
+  }
+  const g = await gridCerts();
+  return { cred: opts.hostCred ?? g.host, caDir: opts.caDir ?? g.caDir, gridMap: opts.gridMap ?? g.gridMap };
+}
+
 /** Start a server, or skip the test (with the reason) when the binary is missing. */
 export async function startGridftpServer(t: TestHooks, opts: GridftpServerOptions = {}): Promise<GridftpServer | undefined> {
   const found = findGridftpServer();
@@ -125,17 +138,18 @@ export async function startGridftpServer(t: TestHooks, opts: GridftpServerOption
     peerMissing(t, found.missing);
     return undefined;
   }
-  const certs = await gridCerts();
+  const files = await serverFiles(opts);
   const dir = await tempDir(t, 'jp-gridftp-');
   await chmod(dir, 0o755);
-  const root = join(dir, 'root');
-  await mkdir(root, { mode: 0o755 });
+  const root = opts.root ?? join(dir, 'root');
+  if (opts.root === undefined) await mkdir(root, { mode: 0o755 });
   const conf = join(dir, 'gridftp.conf');
   await writeFile(conf, '# jp-importer test server: everything is on the command line\n');
   const logFile = join(dir, 'server.log');
-  const [port, last] = await freePortRange(21);
-  const range = [port + 1, last] as const;
-  const cred = opts.hostCred ?? certs.host;
+  // The listener and its data port range next to it; a given port gets a fresh data range of its own.
+  const [first, last] = await freePortRange(opts.port === undefined ? 21 : 20);
+  const port = opts.port ?? first;
+  const range = opts.port === undefined ? ([first + 1, last] as const) : ([first, last] as const);
   // setpriv --pdeathsig: the listener dies with this process even when it is killed (no after hooks then).
   const setpriv = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
   const argv = [
@@ -154,10 +168,10 @@ export async function startGridftpServer(t: TestHooks, opts: GridftpServerOption
       env: {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         HOME: dir,
-        X509_CERT_DIR: opts.caDir ?? certs.caDir,
-        X509_USER_CERT: cred.cert,
-        X509_USER_KEY: cred.key,
-        GRIDMAP: opts.gridMap ?? certs.gridMap,
+        X509_CERT_DIR: files.caDir,
+        X509_USER_CERT: files.cred.cert,
+        X509_USER_KEY: files.cred.key,
+        GRIDMAP: files.gridMap,
         GLOBUS_TCP_PORT_RANGE: `${range[0]},${range[1]}`,
       },
     },
