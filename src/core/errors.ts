@@ -88,7 +88,8 @@ export function describeError(e: unknown): string {
     if (cur instanceof Error) {
       const code = cur instanceof JpError ? undefined : systemCode(cur);
       const msg = cur.message || cur.name;
-      parts.push(code !== undefined && !msg.includes(code) ? `${msg} (${code})` : msg);
+      // A cause whose text its wrapper already quotes is not said twice.
+      if (!parts.some((p) => p.includes(msg))) parts.push(code !== undefined && !msg.includes(code) ? `${msg} (${code})` : msg);
       cur = cur.cause;
     } else {
       parts.push(String(cur));

@@ -50,6 +50,14 @@ for (const [name, err, ctx, want] of cases) {
   });
 }
 
+test('describeError does not repeat a cause its wrapper already quotes', () => {
+  const net = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:7'), { code: 'ECONNREFUSED' });
+  assert.equal(describeError(new JpError('JP_NETWORK', `GridFTP connection to h:7: ${net.message}`, { cause: net })), 'GridFTP connection to h:7: connect ECONNREFUSED 127.0.0.1:7');
+  const tls = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  assert.equal(describeError(new JpError('JP_TLS', `untrusted: ${tls.message} (UNABLE_TO_VERIFY_LEAF_SIGNATURE); add its CA`, { cause: tls })),
+    'untrusted: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE); add its CA');
+});
+
 test('describeError shows the cause chain and system codes', () => {
   const inner = Object.assign(new Error('read failed'), { code: 'ECONNRESET' });
   const e = new JpError('JP_NETWORK', 'RegisterJob to https://h:1/', { cause: inner });
