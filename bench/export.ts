@@ -28,7 +28,7 @@
  * dump, default 2000), BENCH_EXPORT_RUNS (runs of each, best taken; 1),
  * BENCH_EXPORT_MAX_OPEN (exporter --max-open), BENCH_EXPORT_BASELINES
  * (open,close). Generated data lives in a temporary directory removed at
- * the end.
+ * the end. Both figures are printed as FIGURE lines (lib/figure.ts) for run-all.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -37,6 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDump } from './export-gen.js';
+import { reportFigure } from './lib/figure.js';
 
 const MB = Number(process.env['BENCH_EXPORT_MB'] ?? 1024);
 const ACTIVE = Number(process.env['BENCH_EXPORT_ACTIVE'] ?? 2000);
@@ -184,6 +185,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`  exporter       : ${bestExp.seconds.toFixed(2)} s, ${expRate.toFixed(1)} MB/s, peak RSS ${rss?.toFixed(0) ?? '?'} MiB ` +
       `(job files fsynced, ${gen.jobs} messages stored)`);
+    /** Per baseline: its MB/s and the exporter's ratio to it (P3's FIGURE line). */
+    const awk = new Map<Baseline['id'], { rate: number; ratio: number }>();
     for (const b of bls) {
       const a = best.get(b.id);
       if (a === undefined) {
@@ -192,10 +195,28 @@ async function main(): Promise<void> {
       }
       const awkRate = mbps(gen.bytes, a.seconds);
       const ratio = expRate / awkRate;
+      awk.set(b.id, { rate: awkRate, ratio });
       console.log(`  awk ${b.id.padEnd(6)}     : ${a.seconds.toFixed(2)} s, ${awkRate.toFixed(1)} MB/s, peak RSS ${((a.rssKiB ?? 0) / 1024).toFixed(0)} MiB (no fsync, no messages)`);
       console.log(`  P3 ratio vs awk ${b.id}: ${ratio.toFixed(2)}x (target >= 1.0x, aim 2x): ${ratio >= 1 ? 'PASS' : 'FAIL'}`);
     }
     console.log(`  P3 peak RSS: ${rss?.toFixed(0) ?? '?'} MiB (target <= ${RSS_LIMIT_MIB} MiB): ${rss !== undefined && rss <= RSS_LIMIT_MIB ? 'PASS' : 'FAIL'}`);
+    const awkRate = (id: Baseline['id']): string => {
+      const r = awk.get(id)?.rate;
+      return r === undefined ? 'n/a' : `${r.toFixed(1)} MB/s`;
+    };
+    const awkRatio = (id: Baseline['id']): string => {
+      const r = awk.get(id)?.ratio;
+      return r === undefined ? 'n/a' : `${r.toFixed(2)}×`;
+    };
+    const ratios = [...awk.values()].map((a) => a.ratio);
+    reportFigure({
+      id: 'P3', measured: `${expRate.toFixed(1)} MB/s`,
+      baseline: `awk keeping files open ${awkRate('open')}; awk closing per line ${awkRate('close')}`,
+      ratio: `${awkRatio('open')} / ${awkRatio('close')}`, met: ratios.length === 0 ? null : ratios.every((r) => r >= 1),
+    });
+    reportFigure({
+      id: 'P3 RSS', measured: rss === undefined ? 'n/a' : `${rss.toFixed(0)} MiB`, baseline: '—', ratio: '—', met: rss === undefined ? null : rss <= RSS_LIMIT_MIB,
+    });
   } finally {
     await rm(root, { recursive: true, force: true });
   }

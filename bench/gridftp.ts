@@ -47,7 +47,8 @@
  * CPU seconds of each side are read from /proc: globus-url-copy (a reaped
  * child), this process around the handler plus the jp-primary-dev child,
  * and globus-gridftp-server (the listener, its live sessions and the
- * sessions it reaped).
+ * sessions it reaped). Each part prints its figure as a FIGURE line
+ * (lib/figure.ts) for run-all; without the Globus tools both read "skipped".
  */
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -61,6 +62,7 @@ import { GridFtpTransport } from '../src/upload/gridftp-transport.js';
 import { createUploadHandler, type UploadHandler } from '../src/upload/handler.js';
 import { SchemeTransports } from '../src/upload/transport.js';
 import { makeDevCerts, type BenchCerts } from './lib/certs.js';
+import { reportFigure } from './lib/figure.js';
 import { processCpu, reapedChildrenCpu, selfCpu, serverTreeCpu } from './lib/cpu.js';
 import { findGlobusTools, globusUrlCopy, sentCommands, startGlobusServer, urlCopyVersion, type GlobusServer, type GlobusTools } from './lib/globus.js';
 import { interruptedBy, onCleanup, runCleanups } from './lib/procs.js';
@@ -238,6 +240,10 @@ async function p7a(x: Ctx): Promise<boolean> {
   row(`handler, ${CONCURRENCY} messages in flight`, t.many, `ratio ${fix(ratio, 2)}×   ${cpu(t.many, true)}`);
   say(`  (handler ${CONCURRENCY} in flight vs globus-url-copy in stream mode: ${fix(t.gucStream.ms / t.many.ms, 2)}×; vs ${CONCURRENCY} -fast connections: ${fix(t.gucCc.ms / t.many.ms, 2)}×)`);
   say(`  P7a target ≥ ${P7A_TARGET}×: ${verdict(ratio >= P7A_TARGET)}`);
+  reportFigure({
+    id: 'P7a', measured: `${fix(rate(t.many))} files/s (${CONCURRENCY} in flight)`,
+    baseline: `${fix(rate(t.guc))} files/s (globus-url-copy -fast${nd} -f list, one process)`, ratio: `${fix(ratio, 2)}×`, met: ratio >= P7A_TARGET,
+  });
   return ratio >= P7A_TARGET;
 }
 
@@ -284,6 +290,10 @@ async function p7b(x: Ctx): Promise<boolean> {
   say(`  CPU s per GiB (median of rounds): globus-url-copy ${perGib(guc, 'client')} + server ${perGib(guc, 'server')};` +
     ` handler process ${perGib(ours, 'client')} + service ${perGib(ours, 'service')} + server ${perGib(ours, 'server')}`);
   say(`  P7b target ≥ ${P7B_TARGET}×: ${verdict(ratio >= P7B_TARGET)}`);
+  reportFigure({
+    id: 'P7b', measured: `${fix(mbs(total(ours)))} MB/s`, baseline: `${fix(mbs(total(guc)))} MB/s (globus-url-copy, stream mode)`,
+    ratio: `${fix(ratio, 2)}×`, met: ratio >= P7B_TARGET,
+  });
   return ratio >= P7B_TARGET;
 }
 
@@ -292,6 +302,7 @@ async function main(): Promise<number> {
   if ('missing' in tools) {
     say(`gridftp bench: ${tools.missing}`);
     say('gridftp bench: skipped');
+    for (const id of ['P7a', 'P7b']) reportFigure({ id, measured: 'skipped (Globus tools missing, see output)', baseline: 'n/a', ratio: 'n/a', met: null });
     return 0;
   }
   const root = await mkdtemp(join(process.env['BENCH_GRIDFTP_DIR'] ?? tmpdir(), 'jp-bench-gridftp-'));

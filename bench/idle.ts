@@ -10,6 +10,7 @@
  * are absolute limits.
  *
  * Environment: BENCH_IDLE_SECONDS=30 (idle CPU window), BENCH_IDLE_N=100000.
+ * The figure is printed as a FIGURE line (lib/figure.ts) for run-all.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { makeDevCerts } from './lib/certs.js';
 import { sumCpu, subCpu, treeCpu } from './lib/cpu.js';
+import { reportFigure } from './lib/figure.js';
 import { IMPORTER_CLI } from './lib/importer-child.js';
 import { onCleanup, runCleanups, spawnTracked, stopChild } from './lib/procs.js';
 import { fillSpool, lbSpool, leftInSpool } from './lib/reg-load.js';
@@ -104,6 +106,9 @@ async function main(): Promise<number> {
   process.stdout.write(`  ${N} messages stored into new/ in ${fix(fillS)} s while the service holds every call: peak PSS ${fix(peak)} MiB, rise ${fix(rise)} MiB` +
     ` (VmRSS sum rise ${fix(peakRss - idleRss)} MiB)   target ≤ 50 MiB: ${verdict(rise <= 50 && peakRss - idleRss <= 50)}\n`);
   const ok = idleCpuPct < 1 && idlePss < 250 && rise <= 50 && peakRss - idleRss <= 50;
+  reportFigure({
+    id: 'P5', measured: `CPU ${fix(idleCpuPct, 2)} %, PSS ${fix(idlePss)} MiB, rise ${fix(rise)} MiB`, baseline: '— (absolute limits)', ratio: '—', met: ok,
+  });
   return ok ? 0 : 1;
 }
 

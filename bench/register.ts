@@ -9,6 +9,7 @@
  *   P2  pickup latency: one message at a time stored into the spool of an
  *       idle importer (default -t 2 s poll) → the service has it.
  *       Target: p50 ≤ 50 ms, p99 ≤ 200 ms (baseline: the 2000 ms poll).
+ * Each prints its figure as a FIGURE line (lib/figure.ts) for run-all.
  *
  * The service (jp-primary-dev CLI) runs in its own process; the importer is
  * the jp-importer CLI (master + one registration worker). Times are taken
@@ -34,6 +35,7 @@ import { CallsTail, type CallLine } from './lib/calls-tail.js';
 import { clientTls, makeDevCerts, type BenchCerts } from './lib/certs.js';
 import { processCpuSplit, selfCpu, subCpu, sumCpu, treeCpu, type Cpu } from './lib/cpu.js';
 import { formatSummary, summariseDir } from './lib/cpuprofile.js';
+import { reportFigure } from './lib/figure.js';
 import { logTail, startImporterChild } from './lib/importer-child.js';
 import { exitOf, interruptedBy, onCleanup, runCleanups, stopChild } from './lib/procs.js';
 import { bareClient, fillSpool, lbSpool, leftInSpool } from './lib/reg-load.js';
@@ -191,6 +193,9 @@ async function p1(x: Ctx): Promise<boolean> {
   const clean = Object.values(left).every((v) => v === 0) && i.fault === 0 && i.ok === N;
   say(`  checks: ${i.ok} accepted by the service, ${i.fault} refused (duplicates would be EEXIST faults); ` +
     `left in spool: ${Object.entries(left).map(([k, v]) => `${k} ${v}`).join(', ')}; importer exit ${code}  ${clean && code === 0 ? 'OK' : 'PROBLEM'}`);
+  reportFigure({
+    id: 'P1', measured: `${fix(rate, 0)} msg/s`, baseline: `${fix(baseRate, 0)} msg/s (bare keep-alive mTLS client)`, ratio: fix(ratio, 2), met: ratio >= 0.5,
+  });
   if (PROF !== undefined) await printProfiles(join(PROF, 'importer'), 'importer');
   return ratio >= 0.5 && clean;
 }
@@ -254,6 +259,10 @@ async function p2(x: Ctx): Promise<boolean> {
   say(`  storeLikeLb itself (write + fsync + link, info): p50 ${fix(st.p50)} ms   p99 ${fix(st.p99)} ms`);
   say(`  vs the poll interval baseline ${POLL_MS} ms: p50 is ${fix(POLL_MS / Math.max(sv.p50, 1), 0)}× shorter`);
   say(`  targets p50 ≤ 50 ms: ${verdict(sv.p50 <= 50)}, p99 ≤ 200 ms: ${verdict(sv.p99 <= 200)}`);
+  reportFigure({
+    id: 'P2', measured: `p50 ${fix(sv.p50)} ms, p99 ${fix(sv.p99)} ms`, baseline: `${POLL_MS} ms poll interval`,
+    ratio: `${fix(POLL_MS / Math.max(sv.p50, 1), 0)}× faster (p50)`, met: ok,
+  });
   return ok;
 }
 

@@ -25,7 +25,8 @@
  * P4b also prints CPU seconds per GiB of each side (client: curl, or this
  * process around the handler; server: the service child), read from
  * /proc, and the per-round MB/s (the official figure is total bytes over
- * total time of all rounds).
+ * total time of all rounds). Each part prints its figure as a FIGURE line
+ * (lib/figure.ts) for run-all.
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ import { processCpuSplit, reapedChildrenCpu, selfCpu, subCpu, type Cpu } from '.
 import { median } from './lib/stats.js';
 import { makeBigFile, makeFiles, pool, register, removeLargeFiles, throughHandler, timedPrimary } from './lib/upload-load.js';
 import { formatSummary, summariseProfile } from './lib/cpuprofile.js';
+import { reportFigure } from './lib/figure.js';
 import { silentLogger } from '../src/core/log.js';
 import type { PrimaryApi } from '../src/primary/api.js';
 import { FtpPool } from '../src/upload/ftp-pool.js';
@@ -229,6 +231,11 @@ async function p4a(handler: UploadHandler, primary: PrimaryApi, files: string, f
   console.log(`  handler, 1 message at a time:         ${fmt(rate(t.one))} files/s   ratio ${fmt(t.curl / t.one, 2)}×`);
   console.log(`  handler, ${CONCURRENCY} messages in flight:        ${fmt(rate(t.many))} files/s   ratio ${fmt(t.curl / t.many, 2)}×` +
     `   (vs ${CONCURRENCY} curls at once: ${fmt(t.curlPar / t.many, 2)}×)`);
+  const ratio = t.curl / t.one;
+  reportFigure({
+    id: 'P4a', measured: `${fmt(rate(t.one))} files/s (one at a time)`, baseline: `${fmt(rate(t.curl))} files/s (curl -T per file)`,
+    ratio: `${fmt(ratio, 2)}×`, met: ratio >= 2,
+  });
 }
 
 interface Side { wallMs: number; clientCpu: number; serverCpu: number; ftpMs?: number }
@@ -302,6 +309,10 @@ async function p4b(child: ChildProcess, primary: PrimaryApi, files: string, root
     ours.map((x) => `${fmt(x.wallMs, 0)}/${fmt(x.ftpMs ?? Number.NaN, 0)}`).join(' '));
   console.log(`  CPU s per GiB (median of rounds): curl ${perGib(curl, 'clientCpu')} + service ${perGib(curl, 'serverCpu')};` +
     ` handler process ${perGib(ours, 'clientCpu')} + service ${perGib(ours, 'serverCpu')}`);
+  const ratio = total(curl) / total(ours);
+  reportFigure({
+    id: 'P4b', measured: `${fmt(mbs(total(ours)))} MB/s`, baseline: `${fmt(mbs(total(curl)))} MB/s (curl -T)`, ratio: `${fmt(ratio, 2)}×`, met: ratio >= 0.8,
+  });
   if (profiles.length > 0) {
     console.log(`\nCPU profiles in ${PROF ?? ''} (profiling slows both sides):`);
     for (const [label, file] of profiles) console.log(formatSummary(await summariseProfile(file, 14), label));
