@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_RETRY_POLICY } from '../maildir/retry-state.js';
+import { DEFAULT_RETRY_POLICY } from '../queue/retry-state.js';
 import { DEFAULT_SPOOL_ROOT, PACKAGE_ROOT } from './paths.js';
 import {
   durationIn, flag, intIn, listenAddress, nonEmpty, oneOf, pathList, pathValue, subjectDn, validateEndpoint, bad, type ValueParser,

@@ -5,8 +5,8 @@
  * environment variable, the value and the rule.
  */
 import { dirname, join } from 'node:path';
-import type { RetryPolicy } from '../maildir/retry-state.js';
-import { DEFAULT_RETRY_POLICY } from '../maildir/retry-state.js';
+import type { RetryPolicy } from '../queue/retry-state.js';
+import { DEFAULT_RETRY_POLICY } from '../queue/retry-state.js';
 import { flagLabel, parseOptionValues, type Env, type OptionKey, type OptionValues, type RawOptions, type WorkerKind } from './option-table.js';
 import { bad, fmtMs } from './value-parsers.js';
 

@@ -4,7 +4,7 @@
  */
 import { describeError, JpError, systemCode } from './errors.js';
 import { ftpReplyMeaning, FtpReplyError, type FtpMeaning } from './ftp-reply.js';
-import { delivered, giveUp, retryLater, type Contact, type Outcome } from './outcome.js';
+import { delivered, giveUp, retryLater, type Contact, type PlainOutcome } from './outcome.js';
 
 /** errno values the primary service puts into genericFault/code. */
 export const ERRNO = { EPERM: 1, ENOENT: 2, EACCES: 13, EEXIST: 17, EINVAL: 22 } as const;
@@ -103,14 +103,14 @@ export function contactOfError(error: unknown): Contact | undefined {
   return code !== undefined && UNREACHABLE_SYSTEM_CODES.has(code) ? 'unreachable' : undefined;
 }
 
-export function classify(error: unknown, ctx: ClassifyContext = {}): Outcome {
+export function classify(error: unknown, ctx: ClassifyContext = {}): PlainOutcome {
   const o = decide(error, ctx);
   if (o.kind === 'delivered') return o;
   const contact = contactOfError(error);
   return contact === undefined ? o : { ...o, contact };
 }
 
-function decide(error: unknown, ctx: ClassifyContext): Outcome {
+function decide(error: unknown, ctx: ClassifyContext): PlainOutcome {
   const reason = describeError(error);
   if (error instanceof JpError) {
     if (error.temporary === true) return retryLater(reason);
@@ -147,7 +147,7 @@ function decide(error: unknown, ctx: ClassifyContext): Outcome {
   return retryLater(reason);
 }
 
-function classifyFault(error: JpError, reason: string, ctx: ClassifyContext): Outcome {
+function classifyFault(error: JpError, reason: string, ctx: ClassifyContext): PlainOutcome {
   const fc = error.faultCode;
   if (fc === ERRNO.EEXIST && ctx.operation === 'RegisterJob') {
     return delivered('job already registered (EEXIST)');

@@ -10,7 +10,8 @@ import type { ClaimedMessage } from './queue.js';
 export interface MessageHandler {
   /** Largest body this handler accepts (read refuses bigger files unread). */
   readonly maxBytes: number;
-  handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<Outcome>;
+  /** A retry may carry a payload for the next attempt (opaque to the queue, see Outcome). */
+  handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<Outcome<unknown>>;
   close(): Promise<void>;
 }
 

@@ -2,14 +2,17 @@
  * What a handler decides about one message. Handlers never throw across the
  * layer boundary: they return one of these, normally via classify().
  */
-import type { PendingUpload } from './queue.js';
-
-export type Outcome =
+/**
+ * `P`: what a retry keeps for the next attempt (upload workers: the upload
+ * to finish), stored with the retry state as opaque JSON; any by default,
+ * none in a PlainOutcome (what classify() and the constructors below make).
+ */
+export type Outcome<P = unknown> =
   | { readonly kind: 'delivered'; readonly note?: string; readonly job?: string }
   | {
       readonly kind: 'retry'; readonly reason: string; readonly job?: string; readonly contact?: Contact;
-      /** Upload workers: the upload the next attempt should finish (kept in the retry state). */
-      readonly upload?: PendingUpload;
+      /** What the next attempt needs (upload workers: the upload to finish), kept with the retry state. */
+      readonly upload?: P;
     }
   | { readonly kind: 'giveup'; readonly reason: string; readonly job?: string; readonly contact?: Contact };
 
@@ -25,17 +28,20 @@ export type Outcome =
 export type Contact = 'unreachable' | 'answered';
 
 /** The same outcome, labelled with the job it concerns (for the log line). */
-export const withJob = (o: Outcome, job: string | undefined): Outcome => (job === undefined ? o : { ...o, job });
+/** An outcome that keeps nothing for the next attempt. */
+export type PlainOutcome = Outcome<never>;
 
-export const delivered = (note?: string): Outcome =>
+export const withJob = <P>(o: Outcome<P>, job: string | undefined): Outcome<P> => (job === undefined ? o : { ...o, job });
+
+export const delivered = (note?: string): PlainOutcome =>
   note === undefined ? { kind: 'delivered' } : { kind: 'delivered', note };
-export const retryLater = (reason: string, contact?: Contact): Outcome =>
+export const retryLater = (reason: string, contact?: Contact): PlainOutcome =>
   contact === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, contact };
-export const giveUp = (reason: string, contact?: Contact): Outcome =>
+export const giveUp = (reason: string, contact?: Contact): PlainOutcome =>
   contact === undefined ? { kind: 'giveup', reason } : { kind: 'giveup', reason, contact };
 
 /** Whether an outcome shows the destination answering (delivered counts as answered). */
-export const contactOf = (o: Outcome): Contact | undefined => (o.kind === 'delivered' ? 'answered' : o.contact);
+export const contactOf = (o: Outcome<unknown>): Contact | undefined => (o.kind === 'delivered' ? 'answered' : o.contact);
 
 /** Messages settled by one worker process, by outcome (cumulative; reported to the master for the metrics). */
 export interface OutcomeCounts {

@@ -10,26 +10,7 @@ export interface AttemptRecord {
   readonly reason: string;
 }
 
-/**
- * An upload an earlier attempt started (StartUpload answered) but did not
- * see committed, kept so the next attempt can finish it instead of asking
- * StartUpload again (refused with EEXIST while the upload is pending, or
- * for good once the lost commit was done).
- */
-export interface PendingUpload {
-  /** The destination URL StartUpload returned: where the file goes and the CommitUpload handle. */
-  readonly destination: string;
-  /** Size of the local file being sent, bytes. */
-  readonly size: number;
-  /** When StartUpload answered, ms since the epoch. */
-  readonly startedAt: number;
-  /** The service's commit deadline (StartUpload's commitBefore), ms since the epoch, when it gave one. */
-  readonly commitBefore?: number;
-  /** A CommitUpload for it was sent and no answer came: the service may have committed it. */
-  readonly commitUnknown: boolean;
-}
-
-export interface MessageMeta {
+export interface MessageMeta<P = unknown> {
   readonly version: 1;
   /** Failed attempts so far. */
   readonly attempts: number;
@@ -43,11 +24,15 @@ export interface MessageMeta {
   /** Set in undeliverable/: why the message was given up. */
   readonly gaveUpReason?: string;
   readonly gaveUpAt?: number;
-  /** Upload workers: the upload to finish on the next attempt. */
-  readonly upload?: PendingUpload;
+  /**
+   * What the handler kept for the next attempt (upload workers: the upload
+   * to finish), as opaque JSON: the queue stores it and does not interpret
+   * it. On disk under the key `upload`.
+   */
+  readonly upload?: P;
 }
 
-export interface ClaimedMessage {
+export interface ClaimedMessage<P = unknown> {
   /** Message name (the id shown in logs and by `status`/`show`). */
   readonly name: string;
   /** Path of the claimed file in cur/. */
@@ -55,14 +40,14 @@ export interface ClaimedMessage {
   /** Where it was claimed from. */
   readonly from: 'new' | 'post';
   /** Retry state from earlier attempts, if any. */
-  readonly meta: MessageMeta | undefined;
+  readonly meta: MessageMeta<P> | undefined;
 }
 
 export type FailureResult = { readonly state: 'post'; readonly nextAttemptAt: number; readonly attempts: number }
   | { readonly state: 'undeliverable'; readonly reason: string };
 
 
-export interface MessageQueue {
+export interface MessageQueue<P = unknown> {
   /** Human-readable identity for logs (usually the root directory). */
   readonly root: string;
   /** Directory to fs.watch for new arrivals. */
@@ -73,14 +58,14 @@ export interface MessageQueue {
   /** Names of retry messages whose next attempt is due, streamed. */
   scanDue(now?: number): AsyncIterable<string>;
   /** Atomically claim; undefined when another consumer won the race. */
-  claim(name: string, from: 'new' | 'post'): Promise<ClaimedMessage | undefined>;
-  read(msg: ClaimedMessage, maxBytes: number): Promise<Buffer>;
-  delivered(msg: ClaimedMessage): Promise<void>;
-  /** `upload`: an upload to finish on the next attempt (upload workers), kept with the retry state. */
-  failed(msg: ClaimedMessage, reason: string, upload?: PendingUpload): Promise<FailureResult>;
-  giveUp(msg: ClaimedMessage, reason: string): Promise<FailureResult>;
+  claim(name: string, from: 'new' | 'post'): Promise<ClaimedMessage<P> | undefined>;
+  read(msg: ClaimedMessage<P>, maxBytes: number): Promise<Buffer>;
+  delivered(msg: ClaimedMessage<P>): Promise<void>;
+  /** `payload`: what the handler keeps for the next attempt (an upload to finish), stored with the retry state. */
+  failed(msg: ClaimedMessage<P>, reason: string, payload?: P): Promise<FailureResult>;
+  giveUp(msg: ClaimedMessage<P>, reason: string): Promise<FailureResult>;
   /** Return a claimed message unprocessed (shutdown). */
-  release(msg: ClaimedMessage): Promise<void>;
+  release(msg: ClaimedMessage<P>): Promise<void>;
   /** Return claims of dead processes of this host to the queue (`skipped`: claims that could not be moved, with why). */
   recover(): Promise<{ recovered: string[]; skipped?: readonly { entry: string; reason: string }[] }>;
   /**

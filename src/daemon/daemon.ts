@@ -5,10 +5,11 @@ import { describeError } from '../core/errors.js';
 import { createLogging, type Logger } from '../core/log.js';
 import { importerOptionsFromEnv, loadConfigFile, mergeOptions, type ConfigFile } from '../config/file.js';
 import { Spool } from '../maildir/spool.js';
+import { consumedSpools } from '../queue/spools.js';
 import { detach, isDetachedChild, notifyParent } from './detach.js';
 import { Master } from './master.js';
 import { acquirePidfile, AlreadyRunningError } from './pidfile.js';
-import { usesMaildir, workerSpecs, type LogSpec } from './spec.js';
+import { workerSpecs, type LogSpec } from './spec.js';
 import { daemonHealth } from './health.js';
 import type { Metrics, MetricsSampler } from '../metrics/index.js';
 import { runTaskLocked, tasksOf } from './tasks.js';
@@ -73,7 +74,7 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
     shutdown = res;
   });
   const specs = workerSpecs(opts, logSpec);
-  const maildirs = [...new Set(specs.filter(usesMaildir).map((s) => s.spool))];
+  const maildirs = [...new Set(consumedSpools(opts).map((s) => s.root))];
   let metrics: Metrics | undefined;
   let sampler: MetricsSampler | undefined;
   if (opts.metrics !== undefined) {
@@ -149,7 +150,7 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   if (metrics !== undefined) {
     const { MetricsSampler } = await import('../metrics/index.js');
     sampler = new MetricsSampler({
-      spools: [...new Map(specs.filter(usesMaildir).map((sp) => [sp.spool, { subtree: sp.role, root: sp.spool }])).values()],
+      spools: [...new Map(consumedSpools(opts).map((sp) => [sp.root, { subtree: sp.name, root: sp.root }])).values()],
       certFile: opts.cert,
       sink: metrics,
       log,
@@ -172,14 +173,8 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
 }
 
 async function prepareSpools(opts: ImporterOptions, log: Logger): Promise<void> {
-  const roots = new Set<string>();
-  if (opts.workers.includes('reg')) roots.add(opts.regMdir);
-  if (opts.workers.includes('dump')) roots.add(opts.dumpMdir);
-  if (opts.workers.includes('sandbox')) roots.add(opts.sandboxMdir);
-  if (opts.workers.includes('jobman') && opts.jobmanMdir !== undefined) roots.add(opts.jobmanMdir);
-  for (const root of roots) {
+  for (const root of new Set(consumedSpools(opts).map((s) => s.root))) {
     const { adopted } = await new Spool(root).init();
     if (adopted > 0) log.warn({ spool: root, adopted }, 'adopted messages from a legacy work/ directory');
   }
 }
-

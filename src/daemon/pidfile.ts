@@ -5,7 +5,7 @@
  *
  * The pidfile holds the pid alone (what service managers and `kill $(cat …)`
  * expect), so a reused pid cannot be told apart here as it is for claims
- * (../maildir/liveness.ts); it does not need to: the lock counts only while
+ * (../queue/liveness.ts); it does not need to: the lock counts only while
  * its holder refreshes it (stale after 10 s), so after a crash or a reboot
  * the lock is stale and taken over whatever process has that pid by then.
  */
@@ -13,8 +13,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { JpError, systemCode } from '../core/errors.js';
-import { writeFileAtomic } from '../maildir/fsutil.js';
-import { holderAlive } from '../maildir/liveness.js';
+import { writeFileAtomic } from '../queue/fs.js';
+import { holderAlive } from '../queue/liveness.js';
 
 export class AlreadyRunningError extends JpError {
   readonly pid: number;

@@ -1,7 +1,8 @@
 /** What a worker process is told to do (passed in its environment as JSON). */
 import type { ImporterOptions } from '../config/options.js';
+import { consumedSpools, type SpoolName } from '../queue/spools.js';
 
-export type WorkerRole = 'reg' | 'dump' | 'sandbox' | 'jobman';
+export type WorkerRole = SpoolName;
 
 export interface LogSpec {
   readonly format: 'json' | 'pretty';
@@ -23,13 +24,14 @@ export const SPEC_ENV = 'JP_WORKER_SPEC';
 
 export function workerSpecs(o: ImporterOptions, log: LogSpec): WorkerSpec[] {
   const specs: WorkerSpec[] = [];
-  if (o.workers.includes('reg')) specs.push({ id: 'reg', role: 'reg', spool: o.regMdir, options: o, log });
-  if (o.workers.includes('dump')) {
-    for (let i = 1; i <= o.dumpSlaves; i++) specs.push({ id: `dump-${i}`, role: 'dump', spool: o.dumpMdir, options: o, log });
+  for (const { name: role, root: spool } of consumedSpools(o)) {
+    if (role === 'dump') {
+      for (let i = 1; i <= o.dumpSlaves; i++) specs.push({ id: `dump-${i}`, role, spool, options: o, log });
+    } else if (role !== 'jobman' || o.jobmanConfig !== undefined) specs.push({ id: role, role, spool, options: o, log });
   }
-  if (o.workers.includes('sandbox')) specs.push({ id: 'sandbox', role: 'sandbox', spool: o.sandboxMdir, options: o, log });
-  if (o.workers.includes('jobman') && o.jobmanConfig !== undefined) {
-    specs.push({ id: 'jobman', role: 'jobman', spool: o.jobmanMdir ?? o.jobmanConfig, options: o, log });
+  // jobman's own queue folders (no jobman maildir): the worker's "spool" is its config.ini
+  if (o.workers.includes('jobman') && o.jobmanConfig !== undefined && o.jobmanMdir === undefined) {
+    specs.push({ id: 'jobman', role: 'jobman', spool: o.jobmanConfig, options: o, log });
   }
   return specs;
 }

@@ -12,6 +12,7 @@ import { defaultAllowDirs, type ImporterOptions } from '../config/options.js';
 import { systemClock } from '../core/clock.js';
 import { systemCode } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { lbSpoolsOf } from '../queue/spools.js';
 import { parseTasks } from '../schedule/parse.js';
 import type { TaskResult, TaskSpec } from '../schedule/types.js';
 
@@ -20,7 +21,7 @@ export function tasksOf(file: ConfigFile | undefined, o: ImporterOptions): TaskS
   return parseTasks(file.ini, file.path, {
     dumpMdir: o.dumpMdir,
     store: o.store,
-    spools: [{ name: 'reg', root: o.regMdir }, { name: 'dump', root: o.dumpMdir }, { name: 'sandbox', root: o.sandboxMdir }],
+    spools: lbSpoolsOf(o),
     allowDirs: [...defaultAllowDirs(o.sandboxMdir), ...o.allowDirs],
   });
 }

@@ -23,14 +23,14 @@ import { Spool } from '../maildir/spool.js';
 import { MessageBatch } from '../maildir/store-many-sync.js';
 import { formatUploadMessage } from '../messages/keyvalue.js';
 import { jobUnique } from '../messages/jobid.js';
-import { AnnounceError, announceJobs } from './announce-store.js';
+import { AnnounceError } from './announce-store.js';
 import { BatchAnnouncer } from './announce-batch.js';
 import { DumpChanged } from './dump-file.js';
 import { nodeExportFs } from './fsops.js';
 import { JobWriter, newJob, type JobRecord } from './job-writer.js';
 import { LineSplitter } from './lines.js';
 import { lockSpool, type SpoolLock } from './locks.js';
-import { resolveExportOptions, type ExportOptions, type ExportProgress, type MessageStore, type ResolvedExportOptions } from './options.js';
+import { resolveExportOptions, type ExportOptions, type ExportProgress, type ResolvedExportOptions } from './options.js';
 import { checkStoreDir } from './store-dir.js';
 import { parseUlmLine } from './ulm.js';
 
@@ -118,12 +118,11 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
     throw new JpError('JP_CONFIG', `store directory ${JSON.stringify(store)} cannot be written into a message: ${describeError(e)}`);
   }
   const inputName = options.inputName ?? 'the input';
-  // A MessageBatch (the default) gets each message written when its job file is created.
-  const plainStore = o.messages !== undefined && !(o.messages instanceof MessageBatch) ? o.messages : undefined;
+  // Each message is written into the batch when its job file is created.
   let ownLock: SpoolLock | undefined;
-  let batch: MessageBatch | undefined;
-  if (o.messages instanceof MessageBatch) batch = o.messages;
-  else if (plainStore === undefined) {
+  let batch: MessageBatch;
+  if (o.messages !== undefined) batch = o.messages;
+  else {
     const root = resolve(o.maildir);
     if (o.spoolLock === undefined) {
       ownLock = await lockSpool(root, inputName);
@@ -135,7 +134,7 @@ export async function runExport(input: AsyncIterable<Uint8Array>, options: Expor
     }
   }
   try {
-    return await exportLocked(input, o, inputName, store, started, plainStore, batch);
+    return await exportLocked(input, o, inputName, store, started, batch);
   } finally {
     ownLock?.release();
   }
@@ -147,10 +146,9 @@ async function exportLocked(
   inputName: string,
   store: string,
   started: number,
-  plainStore: MessageStore | undefined,
-  batch: MessageBatch | undefined,
+  batch: MessageBatch,
 ): Promise<ExportSummary> {
-  const announcer = batch !== undefined ? new BatchAnnouncer(batch, o.jpps) : undefined;
+  const announcer = new BatchAnnouncer(batch, o.jpps);
   const writer = new JobWriter({
     store,
     maxOpen: o.maxOpen,
@@ -158,7 +156,7 @@ async function exportLocked(
     writebackBytes: o.writebackBytes,
     fs: o.fs ?? nodeExportFs,
     now: o.now ?? (() => performance.timeOrigin + performance.now()),
-    ...(announcer !== undefined ? { onCreate: (job: JobRecord, path: string) => announcer.add(job.jobid, path) } : {}),
+    onCreate: (job: JobRecord, path: string) => announcer.add(job.jobid, path),
   });
   const jobs = new Map<string, JobRecord>();
   const badLines: BadLine[] = [];
@@ -236,11 +234,11 @@ async function exportLocked(
     const flushed = await writer.syncAll(jobs.values(), report?.('sync'));
     // When tmp/ is on the store's file system, the syncfs of the store flushed the messages too;
     // if none succeeded there, a write-back error may have been reported to it alone: fsync each.
-    if (announcer !== undefined) announcer.sync(!sameDevice(store, announcer.tmpDir) ? 'syncfs' : flushed ? 'flushed' : 'fsync');
+    announcer.sync(!sameDevice(store, announcer.tmpDir) ? 'syncfs' : flushed ? 'flushed' : 'fsync');
     syncDone = performance.now();
   } catch (e) {
     writer.abandon();
-    announcer?.discard();
+    announcer.discard();
     if (e instanceof BadLineError) throw new ExportFailure('JP_MALFORMED_MESSAGE', e.message, info(e.line));
     if (e instanceof IncompleteInput) {
       throw new ExportFailure('JP_MALFORMED_MESSAGE', e.message, { ...info(e.partial.line), refused: 'incomplete', partialLine: e.partial });
@@ -250,10 +248,7 @@ async function exportLocked(
     throw new ExportFailure('JP_LOCAL_FILE', describeError(e), info(), e);
   }
 
-  const announcing = plainStore !== undefined
-    ? announceJobs([...jobs.values()], (j) => writer.pathOf(j), plainStore, o.jpps, o.announceConcurrency, report?.('announce'))
-    : announcer?.link(report?.('announce')) ?? Promise.resolve(0);
-  const announced = await announcing
+  const announced = await announcer.link(report?.('announce'))
     .catch((e: unknown) => {
       const n = e instanceof AnnounceError ? e.announced : 0;
       throw new ExportFailure('JP_LOCAL_FILE', e instanceof Error ? e.message : String(e), { ...info(), announced: n }, e);

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, lstatSync, openSync, promises as fsp, writevSync } from 'node:fs';
-import { fsyncDir, syncFileSystem } from '../maildir/fsutil.js';
+import { fsyncDir, syncFileSystem } from '../queue/fs.js';
 
 export interface ExportFs {
   /** Create a new file (O_EXCL, no symlink follow) for appending; throws EEXIST if taken. */

@@ -1,5 +1,5 @@
 export { runExport, ExportFailure, type BadLine, type ExportSummary, type ExportFailureInfo, type PartialLine } from './export.js';
-export { EXPORT_DEFAULTS, resolveExportOptions, type ExportOptions, type ExportProgress, type MessageStore } from './options.js';
+export { EXPORT_DEFAULTS, resolveExportOptions, type ExportOptions, type ExportProgress } from './options.js';
 export { nodeExportFs, type ExportFs } from './fsops.js';
 export { parseUlmLine, walkUlmFields, ulmFields, unescapeUlm, DEFAULT_MAX_LINE_BYTES, type UlmLine } from './ulm.js';
 export { LineSplitter, type LineSink } from './lines.js';

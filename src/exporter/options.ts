@@ -1,14 +1,10 @@
 /** Options of the dump exporter: one interface, one defaults object, one validation place. */
 import { readFileSync } from 'node:fs';
 import { JpError } from '../core/errors.js';
-import type { Spool } from '../maildir/spool.js';
 import type { MessageBatch } from '../maildir/store-many-sync.js';
 import type { ExportFs } from './fsops.js';
 import type { SpoolLock } from './locks.js';
 import { DEFAULT_MAX_LINE_BYTES } from './ulm.js';
-
-/** Another place for announcements: a Spool (storeMany batches the syncs; store alone works too). */
-export type MessageStore = Pick<Spool, 'store'> & Partial<Pick<Spool, 'storeMany'>>;
 
 export interface ExportProgress {
   /** split: reading and writing; sync: fsync of job files; announce: storing messages. */
@@ -56,18 +52,17 @@ export interface ExportOptions {
    * (0: only the final one).
    */
   writebackBytes?: number;
-  /** Messages stored at once while announcing. */
-  announceConcurrency?: number;
   /** Bad lines kept (number and reason) for the final report. */
   keepBadLines?: number;
   /** File operations (tests inject failures). */
   fs?: ExportFs;
   /**
    * Where messages go (default: a MessageBatch on `maildir`, its directories
-   * made first). A MessageBatch gets its tmp/ files written before the final
-   * syncfs; a MessageStore is called once the job files are durable.
+   * made first): its tmp/ files are written while splitting, made durable by
+   * the final syncfs, then linked into new/. Given by tests (failing file
+   * operations).
    */
-  messages?: MessageStore | MessageBatch;
+  messages?: MessageBatch;
   /** Called after each input chunk, each file fsynced and each message stored. */
   onProgress?: (p: ExportProgress) => void;
   /** Wall clock in ms (job file names). */
@@ -101,7 +96,6 @@ export const EXPORT_DEFAULTS = {
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
   bufferBytes: 16 * 1024 * 1024,
   writebackBytes: 64 * 1024 * 1024,
-  announceConcurrency: 8,
   keepBadLines: 50,
 } as const;
 
@@ -131,7 +125,6 @@ export function resolveExportOptions(o: ExportOptions): ResolvedExportOptions {
     maxLineBytes: intOption('max-line-bytes', o.maxLineBytes, EXPORT_DEFAULTS.maxLineBytes, 64, 1 << 30),
     bufferBytes: intOption('buffer-bytes', o.bufferBytes, EXPORT_DEFAULTS.bufferBytes, 4096, 1 << 30),
     writebackBytes: intOption('writeback-bytes', o.writebackBytes, EXPORT_DEFAULTS.writebackBytes, 0, Number.MAX_SAFE_INTEGER),
-    announceConcurrency: intOption('announce-concurrency', o.announceConcurrency, EXPORT_DEFAULTS.announceConcurrency, 1, 1024),
     keepBadLines: intOption('keep-bad-lines', o.keepBadLines, EXPORT_DEFAULTS.keepBadLines, 0, 1_000_000),
   };
 }

@@ -1,12 +1,13 @@
 /**
- * jobman's own queue layout as a MessageQueue, so existing jobman
- * deployments go through the importer's claim / retry / give-up loop:
+ * jobman's own queue layout as a directory queue (../queue/dir-queue.ts
+ * holds the claim / retry / give-up / recover life cycle), so existing
+ * jobman deployments go through the importer's loop:
  *
  *   iqueue/<sub>/<uid>.req ─claim→ <statedir>/<sub>/work/<uid>.req:<pid>-<life>@<host>
  *   work/ ─delivered→ oqueue/<sub>/<uid>.req
  *   work/ ─give up→   equeue/<sub>/<uid>.req  + <uid>.req.reason (JSON, reason inside)
  *   work/ ─retry→     <statedir>/<sub>/retry/<uid>.req (+ .meta, mtime = next attempt) ─due→ work/
- *   work/ of a dead process of this host ─recover→ iqueue/<sub>/
+ *   work/ of a dead process of this host ─recover→ retry/ (with retry state) or iqueue/<sub>/
  *   iqueue/<sub>/<other name> ─scan→ equeue/<sub>/ with a reason (wrong type)
  *   iqueue/<sub>/com.daphne.jobman.{quit,restart} ─scan→ oqueue/<sub>/<name>_YYYY-MM-DD_HH:MM:SS + onControl()
  *
@@ -16,25 +17,18 @@
  *
  * As in the maildir spool, one request the importer cannot touch (another
  * user's, mode 0000, a directory…) is that request's outcome, never a stop
- * of the queue: moves fall back to rename where no link can be made, an
- * unstampable due time stays in the .meta, an unreadable request is given up
- * with the reason.
+ * of the queue (../queue/dir-queue.ts). What is jobman's own: the layout,
+ * the control files, the refusal of what is not a request while scanning.
  */
-import { constants as fsConstants, promises as fsp } from 'node:fs';
-import { hostname } from 'node:os';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { systemClock, type Clock } from '../core/clock.js';
-import { describeError, JpError, systemCode } from '../core/errors.js';
-import type { ClaimedMessage, FailureResult, MessageQueue } from '../core/queue.js';
-import { ensureDir, readSidecar, renameIfExists, unlinkIfExists, writeFileAtomic } from '../maildir/fsutil.js';
-import { holderAlive, ownLife } from '../maildir/liveness.js';
-import { claimName, metaName, parseClaimName, sanitizeHost } from '../maildir/names.js';
-import {
-  afterFailure, DEFAULT_RETRY_POLICY, giveUpMeta, parseMeta, serializeMeta, type MessageMeta, type RetryPolicy,
-} from '../maildir/retry-state.js';
-import type { IsAlive, SkippedEntry } from '../maildir/spool.js';
+import { JpError } from '../core/errors.js';
+import { DirQueue, type DirQueueOptions, type QueueLayout } from '../queue/dir-queue.js';
+import { ensureDir, renameIfExists } from '../queue/fs.js';
+import type { MessageMeta } from '../queue/retry-state.js';
+import { claimName } from '../queue/names.js';
 import type { JobmanConfig } from './config-types.js';
-import { mkdirKeep, moveInto, readLimited, REASON_SUFFIX } from './queue-fs.js';
+import { mkdirKeep, moveInto, REASON_SUFFIX } from './queue-fs.js';
 import { REQUEST_SUFFIX } from './request.js';
 
 export type ControlKind = 'quit' | 'restart';
@@ -43,7 +37,7 @@ export const CONTROL_FILES: Readonly<Record<string, ControlKind>> = {
   'com.daphne.jobman.restart': 'restart',
 };
 
-export interface JobmanQueueOptions {
+export interface JobmanQueueOptions extends DirQueueOptions {
   readonly iqueue: string;
   readonly oqueue: string;
   readonly equeue: string;
@@ -51,13 +45,6 @@ export interface JobmanQueueOptions {
   readonly statedir: string;
   /** Called after a control file was moved to oqueue (by this process). */
   readonly onControl?: (kind: ControlKind, movedTo: string) => void;
-  readonly clock?: Clock;
-  readonly host?: string;
-  readonly pid?: number;
-  /** Recorded in claims beside the pid; default this process's when `pid` is not given. */
-  readonly life?: string;
-  readonly policy?: RetryPolicy;
-  readonly random?: () => number;
   /** Leave files younger than this for a later scan (producers writing in place). Default 0. */
   readonly minAgeMs?: number;
 }
@@ -79,36 +66,33 @@ export function wrongRequestName(name: string): string | undefined {
   return undefined;
 }
 
-export class JobmanQueue implements MessageQueue {
-  readonly root: string;
-  readonly watchDir: string;
-  readonly host: string;
-  readonly pid: number;
-  readonly life: string | undefined;
+/** jobman's folders as a queue layout: iqueue/<sub> in, oqueue/<sub> done, equeue/<sub> given up, claims and retries under the statedir. */
+export function jobmanLayout(o: Pick<JobmanQueueOptions, 'iqueue' | 'oqueue' | 'equeue' | 'sub' | 'statedir'>): QueueLayout {
+  const state = join(o.statedir, o.sub);
+  return {
+    incoming: join(o.iqueue, o.sub),
+    claimed: join(state, 'work'),
+    retry: join(state, 'retry'),
+    givenUp: join(o.equeue, o.sub),
+    done: join(o.oqueue, o.sub),
+    givenUpSuffix: REASON_SUFFIX,
+    claimedLabel: 'work',
+    what: 'request',
+    nameProblem: wrongRequestName,
+    refusal: (name, why) => `bad request file name ${JSON.stringify(name)}: ${why}`,
+    refusedName: (name) => name.replace(/[/\0]/g, '_'),
+  };
+}
+
+export class JobmanQueue extends DirQueue {
   readonly dirs: { readonly in: string; readonly out: string; readonly err: string; readonly work: string; readonly retry: string };
   private readonly o: JobmanQueueOptions;
-  private readonly clock: Clock;
-  private readonly policy: RetryPolicy;
-  private readonly random: () => number;
 
   constructor(opts: JobmanQueueOptions) {
+    const layout = jobmanLayout(opts);
+    super(layout.incoming, layout, opts);
     this.o = opts;
-    this.clock = opts.clock ?? systemClock;
-    this.host = sanitizeHost(opts.host ?? hostname());
-    this.pid = opts.pid ?? process.pid;
-    this.life = opts.life ?? (opts.pid === undefined || opts.pid === process.pid ? ownLife() : undefined);
-    this.policy = opts.policy ?? DEFAULT_RETRY_POLICY;
-    this.random = opts.random ?? Math.random;
-    const state = join(opts.statedir, opts.sub);
-    this.dirs = {
-      in: join(opts.iqueue, opts.sub),
-      out: join(opts.oqueue, opts.sub),
-      err: join(opts.equeue, opts.sub),
-      work: join(state, 'work'),
-      retry: join(state, 'retry'),
-    };
-    this.root = this.dirs.in;
-    this.watchDir = this.dirs.in;
+    this.dirs = { in: layout.incoming, out: layout.done as string, err: layout.givenUp, work: layout.claimed, retry: layout.retry };
   }
 
   static fromConfig(config: JobmanConfig, opts: Partial<JobmanQueueOptions> = {}): JobmanQueue {
@@ -116,7 +100,7 @@ export class JobmanQueue implements MessageQueue {
     return new JobmanQueue({ iqueue, oqueue, equeue, sub, statedir, ...opts });
   }
 
-  async init(): Promise<{ adopted: number }> {
+  override async init(): Promise<{ adopted: number }> {
     for (const d of [this.dirs.in, this.dirs.out, this.dirs.err]) await mkdirKeep(d, 0o700);
     await ensureDir(this.o.statedir, 0o700);
     await ensureDir(join(this.o.statedir, this.o.sub), 0o700);
@@ -129,7 +113,12 @@ export class JobmanQueue implements MessageQueue {
     return { adopted: 0 };
   }
 
-  async *scanNew(): AsyncGenerator<string> {
+  /**
+   * Requests in iqueue/<sub>/; on the way, control files are acted upon and
+   * what is not a request (another name, not a regular file) is refused on
+   * the spot. Folders and hidden files are left alone.
+   */
+  override async *scanNew(): AsyncGenerator<string> {
     const minAge = this.o.minAgeMs ?? 0;
     for await (const e of await fsp.opendir(this.dirs.in, { bufferSize: 128 })) {
       const name = e.name;
@@ -157,136 +146,9 @@ export class JobmanQueue implements MessageQueue {
     }
   }
 
-  /** Due retries: by mtime, or by the .meta where the mtime could not be stamped (see Spool.scanDue). */
-  async *scanDue(now = this.clock.now()): AsyncGenerator<string> {
-    for await (const e of await fsp.opendir(this.dirs.retry, { bufferSize: 128 })) {
-      if (e.name.startsWith('.') || e.name.endsWith('.meta')) continue;
-      try {
-        const st = await fsp.lstat(join(this.dirs.retry, e.name));
-        if (st.mtimeMs > now) continue;
-        if (st.mtimeMs <= st.ctimeMs) {
-          const meta = await this.readMeta(e.name);
-          if (meta !== undefined && meta.nextAttemptAt > now) continue;
-        }
-        yield e.name;
-      } catch (err) {
-        if (systemCode(err) !== 'ENOENT') throw err;
-      }
-    }
-  }
-
-  /** Whether claims can work at all (the source folder and work/ are writable directories); throws what is wrong. */
-  async checkClaim(from: 'new' | 'post' = 'new'): Promise<void> {
-    for (const dir of [from === 'new' ? this.dirs.in : this.dirs.retry, this.dirs.work]) {
-      const st = await fsp.stat(dir);
-      if (!st.isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
-      await fsp.access(dir, fsConstants.W_OK | fsConstants.X_OK);
-    }
-  }
-
-  async claim(name: string, from: 'new' | 'post' = 'new'): Promise<ClaimedMessage | undefined> {
-    const src = join(from === 'new' ? this.dirs.in : this.dirs.retry, name);
-    const path = join(this.dirs.work, claimName(name, this.pid, this.host, this.life));
-    if (!(await renameIfExists(src, path))) return undefined;
-    return { name, path, from, meta: await this.readMeta(name) };
-  }
-
-  read(msg: ClaimedMessage, maxBytes: number): Promise<Buffer> {
-    return readLimited(msg.path, maxBytes);
-  }
-
-  async delivered(msg: ClaimedMessage): Promise<void> {
-    await moveInto(msg.path, this.dirs.out, msg.name, this.clock.now());
-    if (msg.meta !== undefined) await unlinkIfExists(join(this.dirs.retry, metaName(msg.name)));
-  }
-
-  async failed(msg: ClaimedMessage, reason: string): Promise<FailureResult> {
-    const now = this.clock.now();
-    const decision = afterFailure(msg.meta, reason, now, this.policy, this.random);
-    if (decision.action === 'giveup') return this.toEqueue(msg, decision.meta);
-    const meta = decision.meta;
-    await writeFileAtomic(join(this.dirs.retry, metaName(msg.name)), serializeMeta(meta), 0o600);
-    const due = new Date(meta.nextAttemptAt);
-    try {
-      await fsp.lutimes(msg.path, due, due);
-    } catch (e) {
-      // another user's request: only its owner may set its times; the .meta keeps the due time (scanDue)
-      if (systemCode(e) !== 'EPERM' && systemCode(e) !== 'EACCES') throw e;
-    }
-    await fsp.rename(msg.path, join(this.dirs.retry, msg.name));
-    return { state: 'post', nextAttemptAt: meta.nextAttemptAt, attempts: meta.attempts };
-  }
-
-  giveUp(msg: ClaimedMessage, reason: string): Promise<FailureResult> {
-    return this.toEqueue(msg, giveUpMeta(msg.meta, reason, this.clock.now()));
-  }
-
-  async release(msg: ClaimedMessage): Promise<void> {
-    await moveInto(msg.path, msg.from === 'post' ? this.dirs.retry : this.dirs.in, msg.name, this.clock.now());
-  }
-
-  /** Claims of processes of this host that are gone (or whose pid was reused) back to iqueue; unmovable ones listed in `skipped`. */
-  async recover(isAlive: IsAlive = holderAlive): Promise<{ recovered: string[]; foreign: number; skipped: SkippedEntry[] }> {
-    const recovered: string[] = [];
-    const skipped: SkippedEntry[] = [];
-    let foreign = 0;
-    for await (const e of await fsp.opendir(this.dirs.work, { bufferSize: 128 })) {
-      if (e.name.startsWith('.')) continue;
-      const c = parseClaimName(e.name);
-      if (c === undefined || c.host !== this.host) {
-        foreign++;
-        continue;
-      }
-      if (isAlive(c.pid, c.life)) continue;
-      try {
-        if ((await moveInto(join(this.dirs.work, e.name), this.dirs.in, c.name, this.clock.now())) !== undefined) recovered.push(c.name);
-      } catch (err) {
-        skipped.push({ entry: `work/${e.name}`, reason: describeError(err) });
-      }
-    }
-    return { recovered, foreign, skipped };
-  }
-
-  async refuseName(name: string): Promise<string | undefined> {
-    const why = wrongRequestName(name);
-    if (why === undefined) return undefined;
-    return this.refuse(name, `bad request file name ${JSON.stringify(name)}: ${why}`);
-  }
-
   /** The give-up record kept beside a file in equeue/<sub>/. */
-  async readReason(name: string): Promise<MessageMeta | undefined> {
-    try {
-      const text = await readSidecar(join(this.dirs.err, name + REASON_SUFFIX), 64 * 1024);
-      return text === undefined ? undefined : parseMeta(text);
-    } catch (e) {
-      if (systemCode(e) === 'ENOENT') return undefined;
-      throw e;
-    }
-  }
-
-  /** Retry state; undefined when absent or unusable (attempts then start again). */
-  private async readMeta(name: string): Promise<MessageMeta | undefined> {
-    try {
-      const text = await readSidecar(join(this.dirs.retry, metaName(name)), 64 * 1024);
-      return text === undefined ? undefined : parseMeta(text);
-    } catch {
-      return undefined;
-    }
-  }
-
-  private async toEqueue(msg: ClaimedMessage, meta: MessageMeta): Promise<FailureResult> {
-    await moveInto(msg.path, this.dirs.err, msg.name, this.clock.now(), serializeMeta(meta));
-    await unlinkIfExists(join(this.dirs.retry, metaName(msg.name)));
-    return { state: 'undeliverable', reason: meta.gaveUpReason ?? meta.lastError };
-  }
-
-  /** Claim a non-request straight out of iqueue and keep it in equeue with the reason. */
-  private async refuse(name: string, reason: string): Promise<string | undefined> {
-    const safe = name.replace(/[/\0]/g, '_');
-    const path = join(this.dirs.work, claimName(safe, this.pid, this.host, this.life));
-    if (!(await renameIfExists(join(this.dirs.in, name), path))) return undefined;
-    const meta = giveUpMeta(undefined, reason, this.clock.now());
-    return moveInto(path, this.dirs.err, safe, this.clock.now(), serializeMeta(meta));
+  readReason(name: string): Promise<MessageMeta | undefined> {
+    return this.readMeta('undeliverable', name);
   }
 
   private async control(name: string, kind: ControlKind): Promise<void> {

@@ -5,15 +5,15 @@
  * the disk) can say why messages wait although their retry time has passed.
  * Informational: not fsynced; a file left by a dead process of this host is
  * removed by the next worker on that spool and ignored by status. The record
- * keeps the writer's life (./liveness.ts) so that a reused pid does not keep
+ * keeps the writer's life (../queue/liveness.ts) so that a reused pid does not keep
  * it alive.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { systemCode } from '../core/errors.js';
 import { parseJsonRecord } from '../core/json.js';
-import { holderAlive, LIFE_PATTERN, ownLife } from './liveness.js';
-import { sanitizeHost } from './names.js';
+import { holderAlive, LIFE_PATTERN, ownLife } from '../queue/liveness.js';
+import { sanitizeHost } from '../queue/names.js';
 
 export const DESTINATION_FILE_PREFIX = 'destination-down.';
 const SUFFIX = '.json';

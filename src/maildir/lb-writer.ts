@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemCode } from '../core/errors.js';
-import { writeNewFile } from './fsutil.js';
+import { writeNewFile } from '../queue/fs.js';
 
 let lastUsec = 0;
 

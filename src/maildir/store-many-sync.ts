@@ -21,8 +21,8 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, constants, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { systemCode } from '../core/errors.js';
-import { FILE_MODE, dirOf } from './layout.js';
-import { generateName, sanitizeHost } from './names.js';
+import { FILE_MODE, dirOf } from '../queue/layout.js';
+import { generateName, sanitizeHost } from '../queue/names.js';
 
 /** The file operations of a batch (tests make any of them fail). */
 export interface BatchFs {

@@ -100,13 +100,24 @@ export function formatUploadMessage(m: UploadMessage): string {
 
 function formatLines(m: UploadMessage): string {
   const lines: [string, string | undefined][] = [['jobid', m.jobid], ['file', m.file], ['proxy', m.proxy], ['jpps', m.jpps]];
-  let out = '';
   for (const [k, v] of lines) {
-    if (v === undefined) continue;
-    if (v.length === 0 || /[\r\n]/.test(v) || v !== v.trim()) {
+    if (v !== undefined && (v.length === 0 || /[\r\n]/.test(v) || v !== v.trim())) {
       throw new JpError('JP_MALFORMED_MESSAGE', `value of ${k} must be non-empty, on one line, without surrounding blanks`);
     }
-    out += `${k}\t${v}\n`;
   }
+  return uploadMessageText(m);
+}
+
+/**
+ * The text of an upload message (`jobid`, `file`, then `proxy` and `jpps`
+ * when given, each `key<TAB>value` on its own line) without any check: what
+ * formatUploadMessage writes once its checks passed. Only for values
+ * already known to pass them (the exporter's, see
+ * ../exporter/announce-store.ts checkedJobMessage).
+ */
+export function uploadMessageText(m: UploadMessage): string {
+  let out = `jobid\t${m.jobid}\nfile\t${m.file}\n`;
+  if (m.proxy !== undefined) out += `proxy\t${m.proxy}\n`;
+  if (m.jpps !== undefined) out += `jpps\t${m.jpps}\n`;
   return out;
 }

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../core/log.js';
 import type { OutcomeCounts } from '../core/outcome.js';
-import type { SpoolState } from '../maildir/layout.js';
+import type { SpoolState } from '../queue/layout.js';
 import { DELIVERY_BUCKETS_SECONDS } from './buckets.js';
 import type { FoldedLatency } from './worker-stats.js';
 import { isOutcomeCounts, REPORT_LIMITS } from './worker-stats.js';

@@ -13,7 +13,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/log.js';
 import type { OutcomeCounts } from '../core/outcome.js';
-import type { SpoolState } from '../maildir/layout.js';
+import type { SpoolState } from '../queue/layout.js';
 import { ImporterMetrics, METRIC_PREFIX } from './importer-metrics.js';
 import { parseListen } from './listen.js';
 import { startMetricsServer, type HealthResult } from './server.js';
@@ -23,7 +23,7 @@ export { DELIVERY_BUCKETS_SECONDS } from './buckets.js';
 export { METRIC_PREFIX } from './importer-metrics.js';
 export { parseListen, type ListenAddress } from './listen.js';
 export type { HealthResult } from './server.js';
-export { countSpool, surveySpool, type SpoolCounts, type SpoolSurvey } from './spool-count.js';
+export { countSpool, surveySpool, type SpoolCounts, type SpoolSurvey } from '../queue/list.js';
 export { certificateExpirySeconds } from './certificate.js';
 export { MetricsSampler, type MetricsSamplerOptions } from './sampler.js';
 export {

@@ -8,9 +8,9 @@
  */
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { STATES, type SpoolState } from '../maildir/layout.js';
+import { STATES, type SpoolState } from '../queue/layout.js';
 import { certificateExpirySeconds } from './certificate.js';
-import { surveySpool, type SpoolCounts, type SpoolSurvey } from './spool-count.js';
+import { surveySpool, type SpoolCounts, type SpoolSurvey } from '../queue/list.js';
 
 export interface MetricsSamplerOptions {
   /** Subtree label and its root directory; list each directory once (dump workers share one). */

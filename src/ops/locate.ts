@@ -6,8 +6,9 @@
  */
 import { join } from 'node:path';
 import { describeError, systemCode } from '../core/errors.js';
-import { parseClaimName } from '../maildir/names.js';
-import { eachEntry, lstatIfExists } from './dir-stream.js';
+import { parseClaimName } from '../queue/names.js';
+import { eachMessage } from '../queue/list.js';
+import { lstatIfExists } from './dir-stream.js';
 import type { OpsSubtree } from './subtrees.js';
 
 export const LOCATION_STATES = ['new', 'cur', 'post', 'undeliverable', 'work', 'tmp'] as const;
@@ -41,7 +42,7 @@ async function inCur(t: OpsSubtree, id: string): Promise<string[]> {
     return st === undefined ? [] : [id];
   }
   const hits: string[] = [];
-  await eachEntry(dir, (entry) => {
+  await eachMessage(dir, (entry) => {
     if (entry === id || parseClaimName(entry)?.name === id) hits.push(entry);
   });
   return hits.sort();

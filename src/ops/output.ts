@@ -1,6 +1,6 @@
 /** Small output helpers shared by the operator tools. */
 import type { Writable } from 'node:stream';
-import { formatDuration } from '../maildir/retry-state.js';
+import { formatDuration } from '../queue/retry-state.js';
 
 /** Write and wait until the stream took the data (back-pressure, errors). */
 export function write(out: Writable, text: string): Promise<void> {

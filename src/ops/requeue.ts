@@ -16,9 +16,9 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describeError } from '../core/errors.js';
-import { isMetaName } from '../maildir/names.js';
-import { Spool, type RequeueResult } from '../maildir/spool.js';
-import { eachEntry, lstatIfExists } from './dir-stream.js';
+import { Spool } from '../maildir/spool.js';
+import { requeueArea } from '../queue/requeue.js';
+import { lstatIfExists } from './dir-stream.js';
 import { locate } from './locate.js';
 import { toJson, write } from './output.js';
 import {
@@ -107,20 +107,15 @@ async function requeueAll(t: OpsSubtree, areas: RequeueArea[], r: RequeueReport)
     const count: AreaCount = { subtree: t.name, from, moved: 0, vanished: 0, conflicts: 0 };
     r.counts.push(count);
     try {
-      await eachEntry(join(t.root, from), async (name) => {
-        if (isMetaName(name)) return;
-        let moved: RequeueResult;
-        try {
-          moved = await spool.requeueMessage(name, from);
-        } catch (e) {
-          r.errors.push(`${t.name}: ${from}/${name}: ${describeError(e)}`); // this message only: the others go on
-          return;
-        }
-        if (moved === 'moved') record(r, name, t.name, from, count);
-        else if (moved === 'exists') {
-          count.conflicts++;
-          r.conflicts.push({ id: name, subtree: t.name, from });
-        } else count.vanished++;
+      await requeueArea(spool, from, {
+        result: (name, moved) => {
+          if (moved === 'moved') record(r, name, t.name, from, count);
+          else if (moved === 'exists') {
+            count.conflicts++;
+            r.conflicts.push({ id: name, subtree: t.name, from });
+          } else count.vanished++;
+        },
+        failed: (name, e) => r.errors.push(`${t.name}: ${from}/${name}: ${describeError(e)}`), // this message only: the others go on
       });
     } catch (e) {
       r.errors.push(`${t.name}: ${from}/: ${describeError(e)}`);

@@ -5,9 +5,9 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, systemCode } from '../core/errors.js';
-import { metaName, parseClaimName } from '../maildir/names.js';
+import { metaName, parseClaimName } from '../queue/names.js';
 import type { IsAlive } from '../maildir/spool.js';
-import type { MessageMeta } from '../maildir/retry-state.js';
+import type { MessageMeta } from '../queue/retry-state.js';
 import { readMetaFile } from './dir-stream.js';
 import { HEX_BYTES, viewBody, type BodyView } from './body.js';
 import { baseName, type Location } from './locate.js';

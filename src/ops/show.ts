@@ -7,8 +7,8 @@
  */
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import { sanitizeHost } from '../maildir/names.js';
-import { holderAlive } from '../maildir/liveness.js';
+import { sanitizeHost } from '../queue/names.js';
+import { holderAlive } from '../queue/liveness.js';
 import type { IsAlive } from '../maildir/spool.js';
 import { locate, type Location } from './locate.js';
 import { toJson, write } from './output.js';
@@ -24,7 +24,7 @@ export interface ShowOptions {
   readonly json: boolean;
   readonly now?: number;
   readonly host?: string;
-  /** Whether a holder of this host runs (default ../maildir/liveness.ts). */
+  /** Whether a holder of this host runs (default ../queue/liveness.ts). */
   readonly isAlive?: IsAlive;
   /** Body bytes shown: default 4 KiB in text, 1 MiB in JSON (at least 512). */
   readonly maxBodyBytes?: number;

@@ -7,10 +7,11 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, systemCode } from '../core/errors.js';
-import { holderTag, isMetaName, metaName, parseClaimName } from '../maildir/names.js';
+import { holderTag, metaName, parseClaimName } from '../queue/names.js';
 import type { IsAlive } from '../maildir/spool.js';
 import { readDestinationRecords } from '../maildir/destination-file.js';
-import { eachEntry, lstatIfExists, readMetaFile } from './dir-stream.js';
+import { eachMessage } from '../queue/list.js';
+import { lstatIfExists, readMetaFile } from './dir-stream.js';
 import { ErrorTally } from './error-groups.js';
 import { SmallestK } from './oldest.js';
 import type {
@@ -73,7 +74,7 @@ export function emptySubtree(t: OpsSubtree, status: SubtreeStatus['status'], err
 async function scanNew(dir: string, now: number): Promise<StateSummary> {
   const s = emptyState();
   const oldest = new OldestTracker();
-  s.missing = !(await eachEntry(dir, async (name) => {
+  s.missing = !(await eachMessage(dir, async (name) => {
     s.count++;
     const t = nameTimeMs(name) ?? (await lstatIfExists(join(dir, name)))?.mtimeMs;
     if (t !== undefined) oldest.add(t, name);
@@ -109,7 +110,7 @@ async function scanCur(dir: string, o: ScanOptions): Promise<CurSummary> {
     }
     return a;
   };
-  s.missing = !(await eachEntry(dir, async (entry) => {
+  s.missing = !(await eachMessage(dir, async (entry) => {
     s.count++;
     const c = parseClaimName(entry);
     const id = c?.name ?? entry;
@@ -146,8 +147,7 @@ async function scanPost(dir: string, o: ScanOptions, errors: ErrorTally): Promis
   const oldest = new OldestTracker();
   const failing = new OldestTracker();
   let next: number | undefined;
-  s.missing = !(await eachEntry(dir, async (name) => {
-    if (isMetaName(name)) return;
+  s.missing = !(await eachMessage(dir, async (name) => {
     s.count++;
     const [st, meta] = await Promise.all([lstatIfExists(join(dir, name)), readMetaFile(join(dir, metaName(name)))]);
     if (st !== undefined) {
@@ -175,8 +175,7 @@ async function scanUndeliverable(dir: string, o: ScanOptions, errors: ErrorTally
   const s: UndeliverableSummary = { ...emptyState(), oldestFailure: null, withoutMeta: 0 };
   const oldest = new OldestTracker();
   const failing = new OldestTracker();
-  s.missing = !(await eachEntry(dir, async (name) => {
-    if (isMetaName(name)) return;
+  s.missing = !(await eachMessage(dir, async (name) => {
     s.count++;
     const meta = await readMetaFile(join(dir, metaName(name)));
     if (meta === undefined) s.withoutMeta++;

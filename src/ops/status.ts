@@ -9,8 +9,8 @@
  */
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import { sanitizeHost } from '../maildir/names.js';
-import { holderAlive } from '../maildir/liveness.js';
+import { sanitizeHost } from '../queue/names.js';
+import { holderAlive } from '../queue/liveness.js';
 import type { IsAlive } from '../maildir/spool.js';
 import { toJson, write } from './output.js';
 import { formatStatus } from './status-format.js';
@@ -27,7 +27,7 @@ export interface StatusOptions {
   readonly now?: number;
   /** This host as in claim names (default the host name, sanitised like the spool does). */
   readonly host?: string;
-  /** Whether a holder of this host runs: its pid and, when recorded, its life (default ../maildir/liveness.ts). */
+  /** Whether a holder of this host runs: its pid and, when recorded, its life (default ../queue/liveness.ts). */
   readonly isAlive?: IsAlive;
   /** post/ messages older than this need attention (default 24 h). */
   readonly postAgeWarnMs?: number;

@@ -9,7 +9,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
-import { writeFileAtomic } from '../maildir/fsutil.js';
+import { writeFileAtomic } from '../queue/fs.js';
 import { AppendLog } from './append-log.js';
 
 export interface JobRecord {

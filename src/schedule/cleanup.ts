@@ -3,8 +3,8 @@
  * importer's store) and clean-tmp (leftovers in the spools' tmp/).
  */
 import { describeError } from '../core/errors.js';
-import { dirOf } from '../maildir/layout.js';
-import { unlinkIfExists } from '../maildir/fsutil.js';
+import { dirOf } from '../queue/layout.js';
+import { unlinkIfExists } from '../queue/fs.js';
 import { regularFiles, type RegularFile } from './fs-walk.js';
 import type { CleanTmpSpec, PruneStoreSpec, TaskDeps, TaskResult } from './types.js';
 

@@ -16,11 +16,12 @@
  * tried again on the next run. A dump that changed after its export was read
  * (its jobs announced) is moved into failed/ with the reason, not into done/.
  */
-import { promises as fsp, type BigIntStats } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeError, isJpError, JpError, systemCode } from '../core/errors.js';
 import { DumpFile, ExportFailure, ExportLocked, lockSpool, runExport, type ExportSummary, type SpoolLock } from '../exporter/index.js';
-import { fsyncDir, writeFileAtomic } from '../maildir/fsutil.js';
+import { writeFileAtomic } from '../queue/fs.js';
+import { DUMP_NAMES, FileReplaced, moveInto as moveFile, type FileIdentity } from '../queue/move.js';
 import { regularFiles, type RegularFile } from './fs-walk.js';
 import type { ExportDumpsSpec, TaskDeps, TaskResult } from './types.js';
 
@@ -29,7 +30,6 @@ export const DUMP_SETTLE_MS = 60_000;
 const READ_CHUNK = 1024 * 1024;
 const DIR_MODE = 0o700;
 const REASON_MODE = 0o600;
-const MAX_NAME_TRIES = 10;
 
 /** Dumps ready for export (oldest mtime first, then by name) and how many are too fresh. */
 export async function readyDumps(dir: string, now: number, settleMs = DUMP_SETTLE_MS): Promise<{ ready: RegularFile[]; fresh: number }> {
@@ -43,72 +43,22 @@ export async function readyDumps(dir: string, now: number, settleMs = DUMP_SETTL
   return { ready, fresh };
 }
 
-/** The file `dev`/`ino` of a dump as it was opened (what may be moved). */
-export interface FileIdentity {
-  readonly dev: bigint;
-  readonly ino: bigint;
-}
-
-/** moveInto found another file than the one expected under the name: nothing was moved or removed. */
-export class FileReplaced extends JpError {
-  constructor(path: string) {
-    super('JP_LOCAL_FILE', `${path} was replaced by another file while it was exported: left in place`);
-    this.name = 'FileReplaced';
-  }
-}
-
-async function isSame(path: string, id: FileIdentity): Promise<boolean> {
-  let st: BigIntStats;
-  try {
-    st = await fsp.lstat(path, { bigint: true });
-  } catch (e) {
-    if (systemCode(e) === 'ENOENT') return false;
-    throw e;
-  }
-  return st.isFile() && st.dev === id.dev && st.ino === id.ino;
-}
+export { FileReplaced, type FileIdentity } from '../queue/move.js';
 
 /**
  * Move `from` into `dir` under `name` without replacing anything there
- * (`name.<ms>[_i]` when taken); copies when `dir` is on another file system.
- * With `expect`, only that very file is moved: when `from` names another
- * one (replaced meanwhile) nothing is moved or removed. Returns the new path.
+ * (`name.<ms>[_i]` when taken); copies when `dir` is on another file system
+ * (../queue/move.ts). With `expect`, only that very file is moved: when
+ * `from` names another one (replaced meanwhile) nothing is moved or removed
+ * (FileReplaced). Returns the new path.
  */
 export async function moveInto(from: string, dir: string, name: string, now: number, expect?: FileIdentity): Promise<string> {
   await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
-  const replaced = (): JpError => new FileReplaced(from);
-  if (expect !== undefined && !(await isSame(from, expect))) throw replaced();
-  for (let i = 0; i < MAX_NAME_TRIES; i++) {
-    const to = join(dir, i === 0 ? name : i === 1 ? `${name}.${now}` : `${name}.${now}_${i}`);
-    try {
-      await fsp.link(from, to);
-      if (expect !== undefined && !(await isSame(to, expect))) {
-        await fsp.unlink(to);
-        throw replaced();
-      }
-    } catch (e) {
-      const code = systemCode(e);
-      if (code === 'EEXIST') continue;
-      if (code !== 'EXDEV') throw e;
-      try {
-        await fsp.copyFile(from, to, fsp.constants.COPYFILE_EXCL);
-      } catch (c) {
-        if (systemCode(c) === 'EEXIST') continue;
-        throw c;
-      }
-      const fh = await fsp.open(to, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
-    await fsyncDir(dir);
-    // only the file that was moved is removed from where it was
-    if (expect === undefined || (await isSame(from, expect))) await fsp.unlink(from);
-    return to;
-  }
-  throw new JpError('JP_LOCAL_FILE', `cannot move ${from} into ${dir}: names taken`);
+  const moved = await moveFile(from, dir, name, {
+    now, names: DUMP_NAMES, acrossDevices: true, takenCode: 'JP_LOCAL_FILE', ...(expect !== undefined ? { expect } : {}),
+  });
+  if (moved === undefined) throw Object.assign(new Error(`${from} is gone`), { code: 'ENOENT' });
+  return join(dir, moved);
 }
 
 function reasonText(dump: string, e: unknown, now: number): string {

@@ -14,7 +14,7 @@ import { accessSync, constants, type Stats } from 'node:fs';
 import { open, link, mkdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describeError, isJpError, JpError, systemCode } from '../core/errors.js';
-import { fsyncDir } from '../maildir/fsutil.js';
+import { fsyncDir } from '../queue/fs.js';
 import { Spool } from '../maildir/spool.js';
 import { jobUnique } from '../messages/jobid.js';
 import { formatUploadMessage } from '../messages/keyvalue.js';

@@ -27,7 +27,7 @@
 import { ERRNO } from '../core/classify.js';
 import { describeError, isJpError, JpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { PendingUpload } from '../maildir/retry-state.js';
+import type { PendingUpload } from '../messages/pending-upload.js';
 import type { PrimaryApi, StartUploadResult } from '../primary/api.js';
 import { step, StepError } from './start-upload.js';
 import { redactUrl, schemeOf, type UploadSource, type UploadTransport } from './transport.js';

@@ -21,10 +21,10 @@ import { classify } from '../core/classify.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { delivered, type Outcome } from '../core/outcome.js';
+import { delivered, type Outcome, type PlainOutcome } from '../core/outcome.js';
 import type { Delivery } from '../core/handler.js';
 import type { ClaimedMessage } from '../core/queue.js';
-import type { PendingUpload } from '../maildir/retry-state.js';
+import { parsePendingUpload, type PendingUpload } from '../messages/pending-upload.js';
 import { parseUploadMessage, type UploadMessage } from '../messages/keyvalue.js';
 import type { PrimaryApi, UploadKind } from '../primary/api.js';
 import { resolveAllowedFile, type AllowedFile, type PathFs } from './allowed-paths.js';
@@ -55,8 +55,13 @@ export interface UploadHandlerDeps {
   pathFs?: PathFs;
 }
 
+/** An upload handler's outcome: a retry may carry the upload the next attempt should finish. */
+export type UploadOutcome = Outcome<PendingUpload>;
+
 /** The upload worker's delivery (its worker adds the body limit). */
-export type UploadHandler = Delivery;
+export interface UploadHandler extends Delivery {
+  handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<UploadOutcome>;
+}
 
 const DEFAULT_COMMIT_WINDOW_MS = 1_000_000;
 
@@ -64,7 +69,7 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
   const clock = deps.clock ?? systemClock;
   const baseLog = deps.log ?? silentLogger;
 
-  async function handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<Outcome> {
+  async function handle(msg: ClaimedMessage, body: Buffer, signal: AbortSignal): Promise<UploadOutcome> {
     const log = baseLog.child({ id: msg.name, kind: deps.kind });
     let m: UploadMessage;
     try {
@@ -86,7 +91,7 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
   }
 
   /** Upload the open file; once committed, remove or store exactly that file (kept open until then). */
-  async function uploadAndDispose(msg: ClaimedMessage, m: UploadMessage, file: AllowedFile, signal: AbortSignal, log: Logger): Promise<Outcome> {
+  async function uploadAndDispose(msg: ClaimedMessage, m: UploadMessage, file: AllowedFile, signal: AbortSignal, log: Logger): Promise<UploadOutcome> {
     let committed: string;
     let attempt: UploadAttempt | undefined;
     try {
@@ -134,9 +139,9 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
   };
 }
 
-/** The upload an earlier attempt left, if it is for this file as it is now. */
+/** The upload an earlier attempt left (kept by the queue as opaque JSON, checked here), if it is for this file as it is now. */
 function priorUpload(msg: ClaimedMessage, size: number, log: Logger): PendingUpload | undefined {
-  const p = msg.meta?.upload;
+  const p = msg.meta?.upload === undefined ? undefined : parsePendingUpload(msg.meta.upload);
   if (p === undefined || p.size === size) return p;
   log.warn({ destination: redactUrl(p.destination), was: p.size, now: size },
     'the file changed size since an earlier attempt started its upload: starting anew');
@@ -144,6 +149,6 @@ function priorUpload(msg: ClaimedMessage, size: number, log: Logger): PendingUpl
 }
 
 /** Name the failing step in the reason the spool keeps. */
-function withContext(o: Outcome, what: string): Outcome {
+function withContext(o: PlainOutcome, what: string): PlainOutcome {
   return o.kind === 'delivered' ? o : { ...o, reason: `${what}: ${o.reason}` };
 }

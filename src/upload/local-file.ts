@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, JpError, systemCode } from '../core/errors.js';
+import { COUNTER_NAMES, moveInto, moveNoReplace, NamesTaken } from '../queue/move.js';
 import { beneath, componentsBelow, descriptorPath, openDirBeneath } from './beneath.js';
 import { resolveAllowedDirs, rootOf } from './allowed-paths.js';
 
@@ -91,12 +92,10 @@ async function disposeFrom(dir: fsp.FileHandle, name: string, uploaded: BigIntSt
     }
     let to: string;
     try {
-      to = await linkNoClobber(held, storeDir, name, now);
+      to = await storeNoClobber(held, storeDir, name, now);
     } catch (e) {
       throw keep(`file ${shown} could not be stored in ${storeDir} (${describeError(e)}); ${await putBack(held, beneath(dir, name))}`);
     }
-    await fsp.unlink(held);
-    await fsyncDir(storeDir);
     return { action: 'stored', to };
   } finally {
     await priv.remove();
@@ -105,18 +104,9 @@ async function disposeFrom(dir: fsp.FileHandle, name: string, uploaded: BigIntSt
 
 /** Put what is held in the private directory back at its name, never overwriting; says where it is now. */
 async function putBack(held: string, at: string): Promise<string> {
-  try {
-    await fsp.link(held, at);
-    await fsp.unlink(held);
-    return 'left in place';
-  } catch (e) {
-    // protected_hardlinks refuses a link to someone else's file: rename back, if the name is still free.
-    if (systemCode(e) !== 'EEXIST' && (await fsp.lstat(at).then(() => false, () => true))) {
-      await fsp.rename(held, at);
-      return 'left in place';
-    }
-    return `it is kept in ${JSON.stringify(await descriptorDirOf(held))} (its name was taken meanwhile)`;
-  }
+  // protected_hardlinks refuses a link to someone else's file: then a rename, if the name is still free (../queue/move.ts)
+  if ((await moveNoReplace(held, at).catch(() => 'exists' as const)) !== 'exists') return 'left in place';
+  return `it is kept in ${JSON.stringify(await descriptorDirOf(held))} (its name was taken meanwhile)`;
 }
 
 /** The path of `/proc/self/fd/N/f` as it is on disk. */
@@ -157,50 +147,19 @@ class PrivateDir {
   }
 }
 
-/** Link `from` into `dir` under `name` (or name.N), copying across file systems. Returns the new path. */
-async function linkNoClobber(from: string, dir: string, name: string, now: () => number): Promise<string> {
-  let copied: string | undefined;
+/**
+ * Move `from` into `dir` under `name` (or name.N), never overwriting; a
+ * file that cannot be linked (another user's, another file system) is
+ * copied (../queue/move.ts). Returns the new path.
+ */
+async function storeNoClobber(from: string, dir: string, name: string, now: () => number): Promise<string> {
+  let moved: string | undefined;
   try {
-    for (let i = 0; i < 100; i++) {
-      const to = join(dir, i === 0 ? name : `${name}.${i}`);
-      try {
-        await fsp.link(copied ?? from, to);
-        return to;
-      } catch (e) {
-        const code = systemCode(e);
-        if (code === 'EEXIST') continue;
-        if ((code === 'EXDEV' || code === 'EPERM') && copied === undefined) {
-          copied = join(dir, `.${name}.${process.pid}.${now()}.tmp`);
-          await copyDurably(from, copied);
-          i--;
-          continue;
-        }
-        throw e;
-      }
-    }
-    throw new JpError('JP_LOCAL_FILE', `store directory ${dir}: no free name for ${name}`);
-  } finally {
-    if (copied !== undefined) await fsp.unlink(copied).catch(() => undefined);
-  }
-}
-
-async function copyDurably(from: string, to: string): Promise<void> {
-  await fsp.copyFile(from, to, constants.COPYFILE_EXCL);
-  const fh = await fsp.open(to, constants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
+    moved = await moveInto(from, dir, name, { now: now(), names: COUNTER_NAMES, tries: 100, withoutLink: 'copy', acrossDevices: true, takenCode: 'JP_LOCAL_FILE' });
   } catch (e) {
-    if (systemCode(e) !== 'EINVAL') throw e;
-  } finally {
-    await fh.close();
+    if (e instanceof NamesTaken) throw new JpError('JP_LOCAL_FILE', `store directory ${dir}: no free name for ${name}`);
+    throw e;
   }
+  if (moved === undefined) throw new JpError('JP_LOCAL_FILE', `${from} vanished before it was stored`);
+  return join(dir, moved);
 }

@@ -18,7 +18,7 @@ import { chmod, chown, lchown, mkdir, readdir, symlink, writeFile } from 'node:f
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { sanitizeHost } from '../../src/maildir/names.js';
+import { sanitizeHost } from '../../src/queue/names.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { storeLikeLb } from '../../src/maildir/lb-writer.js';
 import { devCerts } from '../helpers/certs.js';

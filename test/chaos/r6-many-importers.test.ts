@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { storeLikeLb } from '../../src/maildir/lb-writer.js';
-import { parseClaimName } from '../../src/maildir/names.js';
+import { parseClaimName } from '../../src/queue/names.js';
 import { importerArgs, jobId, OWNER, spoolDirs, startImporter, type ImporterProc } from '../helpers/daemon.js';
 import { readCalls, startService } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';

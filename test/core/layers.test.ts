@@ -16,7 +16,8 @@ import { PACKAGE_ROOT } from '../../src/config/paths.js';
 /** Lowest first. A folder may import from any folder of a lower layer. */
 const LAYERS: readonly (readonly string[])[] = [
   ['core'],
-  ['maildir', 'messages', 'primary'],
+  ['queue', 'messages', 'primary'], // queue: the on-disk queue protocol (life cycle, moves, listing, retry state)
+  ['maildir'], // the LB maildir as a queue, and storing into it
   ['config', 'exporter', 'gridftp', 'metrics', 'ops', 'primary-dev', 'register', 'upload-api'],
   ['jobman', 'schedule', 'upload'],
   ['daemon'],

@@ -8,7 +8,7 @@
 import { pino } from 'pino';
 import { delivered, retryLater } from '../../src/core/outcome.js';
 import { WorkerLoop } from '../../src/daemon/worker-loop.js';
-import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/queue/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { JobmanQueue, type JobmanQueueOptions } from '../../src/jobman/queue.js';
 

@@ -11,7 +11,7 @@ import { JpError } from '../../src/core/errors.js';
 import { delivered, giveUp, retryLater, type Outcome } from '../../src/core/outcome.js';
 import type { MessageHandler } from '../../src/core/handler.js';
 import { WorkerLoop, type OutcomeEvent } from '../../src/daemon/worker-loop.js';
-import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/queue/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { tempDir } from '../helpers/tmp.js';
 import {

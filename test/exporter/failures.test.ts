@@ -7,12 +7,18 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ExportFailure, nodeExportFs, runExport, type ExportFs, type MessageStore } from '../../src/exporter/index.js';
+import { ExportFailure, nodeExportFs, runExport, type ExportFs } from '../../src/exporter/index.js';
+import { Spool } from '../../src/maildir/spool.js';
+import { MessageBatch, nodeBatchFs } from '../../src/maildir/store-many-sync.js';
 import { chunks, interleavedLines, joinLines, makeJobs, readMessages, storeFiles, tempDir, expectedContent } from './helpers.js';
 import { readFile } from 'node:fs/promises';
 
 function errno(code: string): Error {
   return Object.assign(new Error(`${code}: injected`), { code });
+}
+
+function raise(e: Error): never {
+  throw e;
 }
 
 /** Real fs, counting open descriptors; `fail` decides per call whether to throw. */
@@ -122,14 +128,12 @@ describe('exporter failures halfway announce nothing', () => {
 
   it('a failing maildir store reports how many were announced', async (t) => {
     const { store, maildir, data } = await setup(t);
+    await new Spool(maildir).init();
     let n = 0;
-    const messages: MessageStore = {
-      store: async () => {
-        if (++n > 5) throw errno('ENOSPC');
-        return `m${n}`;
-      },
-    };
-    const e = await failing(runExport(chunks(data), { store, maildir, messages, announceConcurrency: 1 }));
+    const messages = new MessageBatch(maildir, {
+      fs: { ...nodeBatchFs, link: (a, b) => (++n > 5 ? raise(errno('ENOSPC')) : nodeBatchFs.link(a, b)) },
+    });
+    const e = await failing(runExport(chunks(data), { store, maildir, messages }));
     assert.equal(e.info.announced, 5);
     assert.match(e.message, /cannot store a message in the maildir: ENOSPC: injected/);
   });

@@ -1,12 +1,12 @@
 /**
- * Fuzz: spool file names (src/maildir/names.ts) and retry sidecars
- * (src/maildir/retry-state.ts parseMeta/serializeMeta).
+ * Fuzz: spool file names (src/queue/names.ts) and retry sidecars
+ * (src/queue/retry-state.ts parseMeta/serializeMeta).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { badMessageName, claimName, generateName, parseClaimName, parseNameTime, sanitizeHost } from '../../src/maildir/names.js';
-import { afterFailure, DEFAULT_RETRY_POLICY, giveUpMeta, HISTORY_LIMIT, parseMeta, serializeMeta, type MessageMeta } from '../../src/maildir/retry-state.js';
+import { badMessageName, claimName, generateName, parseClaimName, parseNameTime, sanitizeHost } from '../../src/queue/names.js';
+import { afterFailure, DEFAULT_RETRY_POLICY, giveUpMeta, HISTORY_LIMIT, parseMeta, serializeMeta, type MessageMeta } from '../../src/queue/retry-state.js';
 import { anyString, check, mutated, total, weirdString } from './fuzz.js';
 
 const anyName = fc.oneof(

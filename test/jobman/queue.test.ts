@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Clock } from '../../src/core/clock.js';
 import type { MessageQueue } from '../../src/core/queue.js';
-import { parseMeta } from '../../src/maildir/retry-state.js';
+import { parseMeta } from '../../src/queue/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { createJobmanHandler, type JobmanHandler } from '../../src/jobman/handler.js';
 import { controlSuffix, JobmanQueue, type ControlKind, type JobmanQueueOptions } from '../../src/jobman/queue.js';

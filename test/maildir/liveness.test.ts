@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { holderAlive, holderState, ownLife, parseProcStatStart, processLife } from '../../src/maildir/liveness.js';
+import { holderAlive, holderState, ownLife, parseProcStatStart, processLife } from '../../src/queue/liveness.js';
 
 const statCases: [string, string | undefined][] = [
   ['11202 (cat) R 11200 11200 5452 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 40476 3133440 389 18446744073709551615', '40476'],

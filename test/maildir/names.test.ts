@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   badMessageName, claimName, generateName, parseClaimName, parseNameTime, sanitizeHost,
-} from '../../src/maildir/names.js';
+} from '../../src/queue/names.js';
 
 test('generateName: LB time prefix, pid, seq and host; unique per seq', () => {
   const n = generateName(1732180000123, 4242, 7, 'lb.example.org', 456);

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   afterFailure, backoffDelay, clampReason, DEFAULT_RETRY_POLICY, formatDuration, giveUpMeta, HISTORY_LIMIT,
-  parseMeta, parsePendingUpload, serializeMeta, type PendingUpload, type RetryPolicy,
-} from '../../src/maildir/retry-state.js';
+  serializeMeta, type RetryPolicy,
+} from '../../src/queue/retry-state.js';
+import { parseSpoolMeta as parseMeta } from '../../src/maildir/spool.js';
+import { parsePendingUpload, type PendingUpload } from '../../src/messages/pending-upload.js';
 
 const noJitter: RetryPolicy = { ...DEFAULT_RETRY_POLICY, jitter: 0 };
 

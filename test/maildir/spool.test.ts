@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Spool } from '../../src/maildir/spool.js';
-import { claimName } from '../../src/maildir/names.js';
-import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
+import { storeManyDurably } from '../helpers/store-many.js';
+import { claimName } from '../../src/queue/names.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/queue/retry-state.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -232,7 +233,7 @@ test('storeMany: every message durable in new/ in order, tmp/ empty, progress pe
   const spool = new Spool(root);
   await spool.init();
   const progress: number[] = [];
-  const names = await spool.storeMany(Array.from({ length: 25 }, (_, i) => `m${i}`), { chunk: 10, onStored: (n) => progress.push(n) });
+  const names = await storeManyDurably(spool.root, Array.from({ length: 25 }, (_, i) => `m${i}`), { chunk: 10, onStored: (n) => progress.push(n) });
   assert.equal(names.length, 25);
   assert.equal(new Set(names).size, 25);
   assert.deepEqual(progress, [10, 20, 25]);
@@ -240,7 +241,7 @@ test('storeMany: every message durable in new/ in order, tmp/ empty, progress pe
   assert.deepEqual(await ls(join(root, 'new')), [...names].sort());
   for (let i = 0; i < 25; i++) assert.equal(await readFile(join(root, 'new', names[i] as string), 'utf8'), `m${i}`);
   assert.equal((await stat(join(root, 'new', names[0] as string))).mode & 0o777, 0o600);
-  assert.deepEqual(await spool.storeMany([]), []);
+  assert.deepEqual(await storeManyDurably(spool.root, []), []);
 });
 
 test('failed with an upload: kept in post/<name>.meta for the next claim; a failure without one drops it', async (t) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseNameTime } from '../../src/maildir/names.js';
+import { parseNameTime } from '../../src/queue/names.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { MessageBatch, nodeBatchFs, type BatchFs } from '../../src/maildir/store-many-sync.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -3,7 +3,7 @@
 // of the spool in argv[2]. A message fails (back to post/, due at once) until
 // it has failed argv[3] times in a row, then it is delivered and its name
 // printed on its own line. Runs until its stdin closes (or a 90 s limit).
-import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/queue/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
 
 const failures = Number(process.argv[3] ?? '2');

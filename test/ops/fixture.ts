@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { claimName } from '../../src/maildir/names.js';
+import { claimName } from '../../src/queue/names.js';
 import { Spool } from '../../src/maildir/spool.js';
 
 export const T0 = 1_700_000_000_000;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_RETRY_POLICY } from '../../src/maildir/retry-state.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/queue/retry-state.js';
 import { Spool } from '../../src/maildir/spool.js';
 import { runRequeue, type RequeueOptions } from '../../src/ops/requeue.js';
 import type { RequeueReport } from '../../src/ops/requeue-report.js';

@@ -11,12 +11,11 @@ import { mkdir, readFile, realpath, stat, truncate, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { JpError } from '../../src/core/errors.js';
-import type { Outcome } from '../../src/core/outcome.js';
 import type { ClaimedMessage } from '../../src/core/queue.js';
-import type { PendingUpload } from '../../src/maildir/retry-state.js';
+import type { PendingUpload } from '../../src/messages/pending-upload.js';
 import { FtpPool } from '../../src/upload/ftp-pool.js';
 import { FtpTransport } from '../../src/upload/ftp-transport.js';
-import { createUploadHandler } from '../../src/upload/handler.js';
+import { createUploadHandler, type UploadOutcome as Outcome } from '../../src/upload/handler.js';
 import { startTestFtp, type TestFtp } from '../helpers/ftp.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fault, FakePrimary } from './fake-primary.js';

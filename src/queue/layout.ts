@@ -1,4 +1,4 @@
-/** Directory layout of one spool subtree (maildir). */
+/** Directory layout of one spool subtree (the LB maildir): its state directories. */
 import { join } from 'node:path';
 
 export const STATES = ['new', 'cur', 'post', 'undeliverable'] as const;

@@ -24,8 +24,16 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   jitter: 0.2,
 };
 
-export type { AttemptRecord, MessageMeta, PendingUpload } from '../core/queue.js';
-import type { AttemptRecord, MessageMeta, PendingUpload } from '../core/queue.js';
+export type { AttemptRecord, MessageMeta } from '../core/queue.js';
+import type { AttemptRecord, MessageMeta } from '../core/queue.js';
+
+/**
+ * Validates the payload a handler keeps with the retry state (the `upload`
+ * key): the value, or undefined when it is not valid — then the whole
+ * sidecar is refused (what is read from disk and acted upon must be all
+ * right). Without one the payload is kept as the JSON it is.
+ */
+export type PayloadCheck<P> = (v: unknown) => P | undefined;
 
 export const HISTORY_LIMIT = 5;
 const MAX_REASON = 2000;
@@ -44,9 +52,9 @@ export function backoffDelay(attempts: number, policy: RetryPolicy, random: () =
   return Math.max(0, Math.round(Math.min(delay, policy.maxDelayMs * (1 + policy.jitter / 2))));
 }
 
-export type FailureDecision =
-  | { readonly action: 'retry'; readonly meta: MessageMeta }
-  | { readonly action: 'giveup'; readonly meta: MessageMeta };
+export type FailureDecision<P = unknown> =
+  | { readonly action: 'retry'; readonly meta: MessageMeta<P> }
+  | { readonly action: 'giveup'; readonly meta: MessageMeta<P> };
 
 /** After a failed attempt at `now`: schedule the next one, or give up past the limit. */
 export function afterFailure(
@@ -55,13 +63,13 @@ export function afterFailure(
   now: number,
   policy: RetryPolicy,
   random: () => number = Math.random,
-  upload?: PendingUpload,
+  upload?: unknown,
 ): FailureDecision {
   const r = clampReason(reason);
   const attempts = (prev?.attempts ?? 0) + 1;
   const firstFailureAt = prev?.firstFailureAt ?? now;
   const history = [...(prev?.history ?? []), { at: now, reason: r }].slice(-HISTORY_LIMIT);
-  // The upload record is what this attempt left, not inherited: the handler passes it on when it still holds.
+  // The payload is what this attempt left, not inherited: the handler passes it on when it still holds.
   const base = {
     version: 1 as const, attempts, firstFailureAt, lastAttemptAt: now, lastError: r, history, ...(upload !== undefined ? { upload } : {}),
   };
@@ -88,14 +96,17 @@ export function giveUpMeta(prev: MessageMeta | undefined, reason: string, now: n
   };
 }
 
-export function serializeMeta(meta: MessageMeta): string {
+export function serializeMeta<P>(meta: MessageMeta<P>): string {
   return JSON.stringify(meta, null, 1) + '\n';
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** Parse a sidecar; undefined when it is not a valid meta (caller treats it as absent). */
-export function parseMeta(text: string): MessageMeta | undefined {
+/**
+ * Parse a sidecar; undefined when it is not a valid meta (caller treats it
+ * as absent). `payload` checks the `upload` key (see PayloadCheck).
+ */
+export function parseMeta<P = unknown>(text: string, payload?: PayloadCheck<P>): MessageMeta<P> | undefined {
   const o = parseJsonRecord(text);
   if (o === undefined) return undefined;
   if (o['version'] !== 1) return undefined;
@@ -110,7 +121,7 @@ export function parseMeta(text: string): MessageMeta | undefined {
     if (!isNum(hr['at']) || typeof hr['reason'] !== 'string') return undefined;
     history.push({ at: hr['at'], reason: hr['reason'] });
   }
-  const meta: MessageMeta = {
+  const meta: MessageMeta<P> = {
     version: 1,
     attempts: o['attempts'],
     firstFailureAt: o['firstFailureAt'],
@@ -122,29 +133,10 @@ export function parseMeta(text: string): MessageMeta | undefined {
     ...(isNum(o['gaveUpAt']) ? { gaveUpAt: o['gaveUpAt'] } : {}),
   };
   if (o['upload'] === undefined) return meta;
+  if (payload === undefined) return { ...meta, upload: o['upload'] as P };
   // Read from disk and acted upon (an FTP transfer, a commit): anything off makes the whole sidecar invalid.
-  const upload = parsePendingUpload(o['upload']);
+  const upload = payload(o['upload']);
   return upload === undefined ? undefined : { ...meta, upload };
-}
-
-const MAX_DESTINATION = 4096;
-
-/** A PendingUpload from parsed JSON, or undefined when any field is missing or wrong. */
-export function parsePendingUpload(v: unknown): PendingUpload | undefined {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const u = v as Record<string, unknown>;
-  const { destination, size, startedAt, commitBefore, commitUnknown } = u;
-  if (typeof destination !== 'string' || !isUrl(destination)) return undefined;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
-  if (!isNum(startedAt) || typeof commitUnknown !== 'boolean') return undefined;
-  if (commitBefore !== undefined && !isNum(commitBefore)) return undefined;
-  return { destination, size, startedAt, ...(commitBefore !== undefined ? { commitBefore } : {}), commitUnknown };
-}
-
-/** An absolute URL of bounded length without control characters or spaces. */
-function isUrl(s: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return s.length <= MAX_DESTINATION && !/[\x00-\x20\x7f]/.test(s) && URL.canParse(s);
 }
 
 export function formatDuration(ms: number): string {

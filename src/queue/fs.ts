@@ -72,51 +72,6 @@ export async function renameIfExists(from: string, to: string): Promise<boolean>
   }
 }
 
-/** Errors of link() that say "no hard link here" rather than "no access": a rename can still do the move. */
-const NO_LINK_CODES = new Set(['EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-
-export type MoveResult = 'moved' | 'exists' | 'gone';
-
-/**
- * Move `from` to `to` without replacing anything at `to`: hard-link, then
- * unlink the source ('exists' when `to` is taken, 'gone' when `from` is).
- *
- * Where no hard link can be made — a file of another user under
- * fs.protected_hardlinks=1, a directory, a FIFO or symlink of another user,
- * a file system without links — it falls back to rename() after checking
- * that `to` is free: rename has none of link's restrictions, and the only
- * race left (something created at `to` between the check and the rename) is
- * for names that only their own message uses.
- *
- * When `to` already is the same file as `from` (a crash between link and
- * unlink earlier), only the source is removed.
- */
-export async function moveNoReplace(from: string, to: string): Promise<MoveResult> {
-  try {
-    await fsp.link(from, to);
-  } catch (e) {
-    const code = systemCode(e);
-    if (code === 'EEXIST') {
-      const [a, b] = await Promise.all([fsp.lstat(from).catch(() => undefined), fsp.lstat(to).catch(() => undefined)]);
-      if (a === undefined) return 'gone';
-      if (b !== undefined && a.ino === b.ino && a.dev === b.dev) {
-        await unlinkIfExists(from);
-        return 'moved';
-      }
-      return 'exists';
-    }
-    if (code === 'ENOENT') {
-      if ((await fsp.lstat(from).catch(() => undefined)) === undefined) return 'gone';
-      throw e; // the target directory is missing
-    }
-    if (code === undefined || !NO_LINK_CODES.has(code)) throw e;
-    if ((await fsp.lstat(to).catch((err: unknown) => (systemCode(err) === 'ENOENT' ? undefined : 'unknown'))) !== undefined) return 'exists';
-    return (await renameIfExists(from, to)) ? 'moved' : 'gone';
-  }
-  await unlinkIfExists(from);
-  return 'moved';
-}
-
 /*
  * Synchronous variants for the per-message metadata operations of a worker
  * (claim, delivered): a rename or unlink of a spool entry takes a few µs in

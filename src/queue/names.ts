@@ -41,6 +41,23 @@ export function parseNameTime(name: string): NameParts | undefined {
 }
 
 /**
+ * THE rule for what in a state directory is a message — used by the
+ * workers' scans, `status`, `show`, `requeue`, the metrics and the
+ * scheduler alike. Not messages, never counted, listed or touched:
+ *  - hidden entries (a leading '.'): temporaries, ours and the C world's;
+ *  - retry-state sidecars, `<name>.meta`;
+ *  - subdirectories, when the caller knows the entry's kind (`isDirectory`):
+ *    counted and listed nowhere. A consumer's scan of new/ does not know
+ *    the kind (no stat per entry): a directory dropped there is claimed and
+ *    set aside as "not a regular file", like any entry that cannot be read.
+ * A message with a name that cannot be used (badMessageName) is still a
+ * message: the worker sets it aside with the reason.
+ */
+export function isMessageEntry(name: string, isDirectory = false): boolean {
+  return !name.startsWith('.') && !name.endsWith(META_SUFFIX) && !isDirectory;
+}
+
+/**
  * Why a name found in new/ (or post/) is not usable as a message name, or
  * undefined when it is fine. Dot files are skipped before this is asked.
  */
