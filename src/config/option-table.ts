@@ -232,6 +232,13 @@ export const OPTIONS = {
     shownDefault: 'host name check',
     parse: subjectDn, default: none,
   }),
+  uploadName: decl<'none' | 'basename'>({
+    flag: 'upload-name', arg: 'none|basename', yargs: 'string',
+    help: 'StartUpload name: none (as the original importer; stored as <class>) or basename (the file\'s base name; stored as <class>.<basename>) [none]',
+    docs: '`name` of StartUpload: `none` (as the original importer; the service stores the file as `<class>`, where other JP tools look for it) or `basename` (the local file\'s base name; stored as `<class>.<basename>`)',
+    shownDefault: '`none`',
+    parse: oneOf(['none', 'basename'] as const, 'lower'), default: () => 'none',
+  }),
   jobmanConfig: decl<string | undefined>({
     flag: 'jobman-config', arg: 'FILE', yargs: 'string', text: 'path',
     help: 'jobman config.ini: run the jobman worker (alone: jobman compatibility mode only)',

@@ -46,6 +46,8 @@ export interface ImporterOptions {
   readonly gridftpProt: 'C' | 'P';
   /** The subject every GridFTP server must present (slash form), instead of a host certificate naming its host. */
   readonly gridftpSubject: string | undefined;
+  /** StartUpload's name: none (as the original) or the file's base name. */
+  readonly uploadName: 'none' | 'basename';
   /** Serve Prometheus metrics and /healthz on this host:port (off when undefined). */
   readonly metrics: string | undefined;
   /** jobman config.ini: enables the jobman worker. */
@@ -93,6 +95,7 @@ function assemble(v: OptionValues, workers: WorkerKind[], retryMaxMs: number): I
     gridftpDcau: v.gridftpDcau,
     gridftpProt: v.gridftpProt,
     gridftpSubject: v.gridftpSubject,
+    uploadName: v.uploadName,
     metrics: v.metrics,
     jobmanConfig: v.jobmanConfig,
     jobmanMdir: v.jobmanMdir,

@@ -117,6 +117,7 @@ async function createUploadParts(spec: WorkerSpec, kind: 'dump' | 'sandbox', log
     transport: new SchemeTransports({ ftp, ftps: ftp, gsiftp: gridftp }),
     log,
     primary: clientFor,
+    uploadName: o.uploadName,
     ownerDn: () => watcher.current()?.subject ?? '',
   });
   const handler: MessageHandler = {

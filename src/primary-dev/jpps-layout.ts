@@ -29,10 +29,10 @@ export function jppsJobDir(owner: string, regtimeMs: number, unique: string): st
 }
 
 /**
- * The stored file's name: the class URI alone when no name came (the
- * original importer sends none), else `<class>.<name>`. An empty name is
- * taken as none: the SOAP layer cannot tell `<name/>` from a nil one.
+ * The stored file's name, as the real backend makes it: the class URI alone
+ * when no name came (xsi:nil; the original importer sends none), else
+ * `<class>.<name>` (an empty name gives `<class>.`).
  */
-export function jppsFileName(cls: string, name: string): string {
-  return name === '' ? cls : `${cls}.${name}`;
+export function jppsFileName(cls: string, name: string | undefined): string {
+  return name === undefined ? cls : `${cls}.${name}`;
 }

@@ -59,7 +59,7 @@ export interface UploadLayout {
   /** The job's directory below the upload root. */
   jobDir(unique: string, job: JobRecord): string;
   /** The stored file's name in it (`classShort`: lb or isb). */
-  fileName(cls: string, classShort: string, name: string): string;
+  fileName(cls: string, classShort: string, name: string | undefined): string;
 }
 
 export interface OpResult {
@@ -139,7 +139,7 @@ function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUploa
   if (classShort === undefined) return fail(jpError(ERR.ENOENT, '__jpsrv__StartUpload', 'unknown file class'), record);
   const unique = validJob(req.job);
   if (unique === undefined) return fail(jpError(ERR.EINVAL, src, 'Invalid job id'), record);
-  if (req.name !== '' && (!SAFE_NAME.test(req.name) || req.name.length > 200)) {
+  if (req.name !== undefined && req.name !== '' && (!SAFE_NAME.test(req.name) || req.name.length > 200)) {
     return fail(jpError(ERR.EINVAL, src, 'Invalid file name'), record);
   }
   const requested = parseDateTime(req.commitBefore);
@@ -149,7 +149,7 @@ function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUploa
   const now = ctx.clock.now();
   const relPath =
     ctx.layout === undefined
-      ? `${unique}/${req.name !== '' ? req.name : classShort}`
+      ? `${unique}/${req.name !== undefined && req.name !== '' ? req.name : classShort}`
       : `${ctx.layout.jobDir(unique, job)}/${ctx.layout.fileName(req.class, classShort, req.name)}`;
   const existing = ctx.state.uploads.get(relPath);
   if (existing !== undefined && (existing.state === 'committed' || existing.commitBefore > now)) {
@@ -165,7 +165,7 @@ function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUploa
   const rec: UploadRecord = {
     job: req.job,
     class: req.class,
-    name: req.name,
+    ...(req.name !== undefined ? { name: req.name } : {}),
     contentType: req.contentType,
     relPath,
     destination,

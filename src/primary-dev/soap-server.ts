@@ -23,7 +23,8 @@ export type DevRequest =
       readonly op: 'StartUpload';
       readonly job: string;
       readonly class: string;
-      readonly name: string;
+      /** undefined: sent as xsi:nil (no name), as the original importer does. */
+      readonly name: string | undefined;
       readonly commitBefore: string;
       readonly contentType: string;
     }
@@ -47,6 +48,14 @@ function field(content: unknown, name: string): string {
 }
 
 const blank = (s: string): boolean => s.trim() === '';
+
+/** `<name xsi:nil="true"/>`: the element is there and says it has no value. */
+function isNil(content: unknown, name: string): boolean {
+  const n = children(content, name)[0];
+  if (typeof n !== 'object' || n === null) return false;
+  const v = (n as Record<string, unknown>)['@_nil'];
+  return v === 'true' || v === '1';
+}
 
 export function parseDevRequest(xml: string): ParsedRequest {
   let element: string;
@@ -80,7 +89,7 @@ export function parseDevRequest(xml: string): ParsedRequest {
           op: 'StartUpload',
           job,
           class: cls,
-          name: field(content, 'name'),
+          name: isNil(content, 'name') ? undefined : field(content, 'name'),
           commitBefore: field(content, 'commitBefore'),
           contentType: field(content, 'contentType'),
         },

@@ -23,7 +23,8 @@ export interface JobRecord {
 export interface UploadRecord {
   readonly job: string;
   readonly class: string;
-  readonly name: string;
+  /** Absent: no name came (xsi:nil). */
+  readonly name?: string;
   readonly contentType: string;
   /** Path under the FTP root, `<job unique>/<file name>`. */
   readonly relPath: string;

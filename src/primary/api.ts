@@ -15,7 +15,8 @@ export type UploadKind = keyof typeof UPLOAD_KINDS;
 export interface StartUploadRequest {
   readonly job: string;
   readonly class: string;
-  readonly name: string;
+  /** The file's name; absent: none (sent as xsi:nil, as the original importer does; the service stores the file as `<class>`). */
+  readonly name?: string;
   readonly commitBefore: Date;
   readonly contentType: string;
 }

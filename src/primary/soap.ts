@@ -39,7 +39,7 @@ export function startUploadRequest(req: StartUploadRequest): string {
     'StartUpload',
     xmlElement('job', req.job) +
       xmlElement('class', req.class) +
-      xmlElement('name', req.name) +
+      (req.name === undefined ? '<name xsi:nil="true"/>' : xmlElement('name', req.name)) +
       `<commitBefore>${formatDateTime(req.commitBefore)}</commitBefore>` +
       xmlElement('contentType', req.contentType),
   );

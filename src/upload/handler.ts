@@ -47,6 +47,12 @@ export interface UploadHandlerDeps {
   transport: UploadTransport;
   clock?: Clock;
   log?: Logger;
+  /**
+   * StartUpload's `name`: 'none' (default, as the original importer: the
+   * service stores the file as `<class>`) or 'basename' (the local file's
+   * base name: stored as `<class>.<basename>`).
+   */
+  uploadName?: 'none' | 'basename';
   /** Transfer tries within one message processing (default 3). */
   ftpAttempts?: number;
   /** commitBefore = now + this (default 1000 s, as the C importer). */
@@ -103,7 +109,7 @@ export function createUploadHandler(deps: UploadHandlerDeps): UploadHandler {
           primary,
           kind: deps.kind,
           jobid: m.jobid,
-          name: basename(file.realPath),
+          ...(deps.uploadName === 'basename' ? { name: basename(file.realPath) } : {}),
           commitBefore: new Date(clock.now() + (deps.commitWindowMs ?? DEFAULT_COMMIT_WINDOW_MS)),
           ownerDn: deps.ownerDn,
           signal,

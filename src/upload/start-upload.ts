@@ -38,7 +38,8 @@ export interface StartUploadParams {
   readonly primary: PrimaryApi;
   readonly kind: UploadKind;
   readonly jobid: string;
-  readonly name: string;
+  /** Absent: no name (as the original importer). */
+  readonly name?: string;
   readonly commitBefore: Date;
   readonly ownerDn: () => string;
   readonly signal?: AbortSignal;
@@ -48,7 +49,7 @@ export interface StartUploadParams {
 
 export async function startUploadWithFailsafe(p: StartUploadParams): Promise<StartUploadResult> {
   const { class: cls, contentType } = UPLOAD_KINDS[p.kind];
-  const req = { job: p.jobid, class: cls, name: p.name, commitBefore: p.commitBefore, contentType };
+  const req = { job: p.jobid, class: cls, ...(p.name !== undefined ? { name: p.name } : {}), commitBefore: p.commitBefore, contentType };
   const start = (): Promise<StartUploadResult> => step('StartUpload', () => p.primary.startUpload(req, p.signal));
   try {
     return await start();

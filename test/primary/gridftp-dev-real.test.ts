@@ -28,11 +28,11 @@ import { tempDir } from '../helpers/tmp.js';
 
 const CLIENT_MD5 = 'fff75d2a8d51e78afdd45ca04ba35f49';
 
-const upload = (job: string, kind: 'dump' | 'sandbox', name = ''): StartUploadRequest => ({
+const upload = (job: string, kind: 'dump' | 'sandbox', name?: string): StartUploadRequest => ({
   job,
   class: UPLOAD_KINDS[kind].class,
   contentType: UPLOAD_KINDS[kind].contentType,
-  name,
+  ...(name !== undefined ? { name } : {}),
   commitBefore: new Date(Date.now() + 1000_000),
 });
 

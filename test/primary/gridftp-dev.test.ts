@@ -37,11 +37,11 @@ const newJob = (): { job: string; unique: string } => {
   const unique = randomBytes(9).toString('base64url');
   return { job: `https://lb.example.org:9000/${unique}`, unique };
 };
-const upload = (job: string, kind: 'dump' | 'sandbox' = 'dump', name = ''): StartUploadRequest => ({
+const upload = (job: string, kind: 'dump' | 'sandbox' = 'dump', name?: string): StartUploadRequest => ({
   job,
   class: UPLOAD_KINDS[kind].class,
   contentType: UPLOAD_KINDS[kind].contentType,
-  name,
+  ...(name !== undefined ? { name } : {}),
   commitBefore: new Date(T0 + 1000_000),
 });
 
@@ -166,7 +166,6 @@ describe('jp-primary-dev --gridftp-url: destinations, job directories, CommitUpl
       primary: c,
       kind: 'dump',
       jobid: job,
-      name: '',
       commitBefore: new Date(T0 + 1000_000),
       ownerDn: () => CLIENT_SUBJECT,
       onRegistered: () => registered++,

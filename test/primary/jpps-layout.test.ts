@@ -40,8 +40,9 @@ describe('jpps layout', () => {
     );
   });
 
-  const names: [string, string, string][] = [
-    ['urn:org.glite.jp.primary:lb', '', 'urn:org.glite.jp.primary:lb'],
+  const names: [string, string | undefined, string][] = [
+    ['urn:org.glite.jp.primary:lb', undefined, 'urn:org.glite.jp.primary:lb'],
+    ['urn:org.glite.jp.primary:lb', '', 'urn:org.glite.jp.primary:lb.'],
     ['urn:org.glite.jp.primary:isb', 'sandbox.tar', 'urn:org.glite.jp.primary:isb.sandbox.tar'],
     ['urn:org.glite.jp.primary:lb', 'x', 'urn:org.glite.jp.primary:lb.x'],
   ];

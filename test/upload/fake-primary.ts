@@ -57,7 +57,7 @@ export class FakePrimary implements PrimaryApi {
   async startUpload(req: StartUploadRequest): Promise<StartUploadResult> {
     this.calls.push({ op: 'StartUpload', req });
     return this.scripted('StartUpload', async () => ({
-      destination: `${this.ftpUrl}/jobs/${++this.seq}/${encodeURIComponent(req.name)}`,
+      destination: `${this.ftpUrl}/jobs/${++this.seq}/${encodeURIComponent(req.name ?? 'no-name')}`,
       commitBefore: req.commitBefore,
     }));
   }

@@ -43,6 +43,8 @@ async function setup(t: TestContext, bytes = 300_000): Promise<Setup> {
   const primary = new FakePrimary(ftp.url, ftp.verifier);
   const clock = { t: T0 };
   const handler = createUploadHandler({
+    // These tests name files by their base names (--upload-name basename); the default (none) is tested apart.
+    uploadName: 'basename',
     primary: () => primary,
     kind: 'dump',
     allowedDirs: [allowed],

@@ -33,7 +33,7 @@ interface Setup {
   dump(name?: string, bytes?: number): Promise<{ path: string; data: Buffer }>;
 }
 
-async function setup(t: TestContext, opts: { kind?: UploadKind; storeDir?: (dir: string) => string } = {}): Promise<Setup> {
+async function setup(t: TestContext, opts: { kind?: UploadKind; storeDir?: (dir: string) => string; uploadName?: 'none' | 'basename' } = {}): Promise<Setup> {
   const ftp = await startTestFtp(t);
   const dir = await realpath(await tempDir(t, 'jp-handler-'));
   const allowed = join(dir, 'dumps');
@@ -44,6 +44,8 @@ async function setup(t: TestContext, opts: { kind?: UploadKind; storeDir?: (dir:
   const pathFs: PathFs = { ...nodePathFs, open: (p, f) => (opened.push(p), nodePathFs.open(p, f)) };
   const storeDir = opts.storeDir?.(dir);
   const handler = createUploadHandler({
+    // These tests name files by their base names (--upload-name basename); the default (none) is tested apart.
+    uploadName: opts.uploadName ?? 'basename',
     primary: (j) => (jpps.push(j), primary),
     kind: opts.kind ?? 'dump',
     allowedDirs: [allowed],
@@ -101,6 +103,16 @@ describe('upload handler', { timeout: 60_000 }, () => {
     assert.ok((await readFile(uploaded(s, 1, 'job.dump'))).equals(data));
     assert.equal(await exists(path), false, 'local file removed');
     assert.deepEqual(s.jpps, [undefined]);
+  });
+
+  it('by default StartUpload carries no name, as the original importer (the service stores the file as <class>)', async (t) => {
+    const s = await setup(t, { uploadName: 'none' });
+    const { path } = await s.dump();
+    const out = await s.run(msg(path));
+    assert.equal(out.kind, 'delivered', JSON.stringify(out));
+    const start = s.primary.calls[0];
+    assert.ok(start?.op === 'StartUpload');
+    assert.equal('name' in start.req, false, JSON.stringify(start.req));
   });
 
   it('sandbox: isb class and tar/lb content type', async (t) => {
