@@ -7,7 +7,7 @@ import type { MessageQueue } from '../core/queue.js';
 import { Spool } from '../maildir/spool.js';
 import type { PrimaryClient } from '../primary/client.js';
 import { primaryClientFor } from './primary-client.js';
-import { createRegistrationHandler } from '../register/handler.js';
+import { createRegistrationHandler } from '../registration/handler.js';
 import type { MessageHandler } from '../core/handler.js';
 import type { WorkerSpec } from './spec.js';
 

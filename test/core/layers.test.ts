@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['core'],
   ['queue', 'messages', 'primary'], // queue: the on-disk queue protocol (life cycle, moves, listing, retry state)
   ['maildir'], // the LB maildir as a queue, and storing into it
-  ['config', 'exporter', 'gridftp', 'metrics', 'ops', 'primary-dev', 'register', 'upload-api'],
+  ['config', 'exporter', 'gridftp', 'metrics', 'ops', 'primary-dev', 'registration', 'upload-api'],
   ['jobman', 'schedule', 'upload'],
   ['daemon'],
   ['cli', 'index.ts'],
