@@ -1,15 +1,16 @@
-/** `npm run docs`: write the option tables (src/config/option-docs.ts) into README.md. */
+/** `npm run docs`: write the option tables (src/config/option-docs.ts) into docs/configuration.md. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/config/paths.js';
 import { withCurrentTables } from '../src/config/option-docs.js';
 
-const readme = join(PACKAGE_ROOT, 'README.md');
-const before = readFileSync(readme, 'utf8');
+const PAGE = 'docs/configuration.md';
+const page = join(PACKAGE_ROOT, PAGE);
+const before = readFileSync(page, 'utf8');
 const after = withCurrentTables(before);
 if (after === before) {
-  process.stdout.write('README.md: the option tables are current\n');
+  process.stdout.write(`${PAGE}: the option tables are current\n`);
 } else {
-  writeFileSync(readme, after);
-  process.stdout.write('README.md: option tables written\n');
+  writeFileSync(page, after);
+  process.stdout.write(`${PAGE}: option tables written\n`);
 }

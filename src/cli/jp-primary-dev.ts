@@ -60,7 +60,7 @@ async function main(): Promise<number> {
     .options(flags)
     .example('$0 --listen 127.0.0.1:8900 --ftp-listen 127.0.0.1:2121 --ftps', 'local service with an FTPS upload endpoint, dev certs from certs/')
     .example('$0 --listen 127.0.0.1:0 --data-dir /tmp/jp --fail-next 3', 'any free port; the first 3 calls fault with EAGAIN')
-    .example('$0 --gridftp-url gsiftp://localhost:2811/srv/jpps', 'destinations for a globus-gridftp-server on port 2811 serving /srv/jpps (see README)')
+    .example('$0 --gridftp-url gsiftp://localhost:2811/srv/jpps', 'destinations for a globus-gridftp-server on port 2811 serving /srv/jpps (see docs/primary-dev.md)')
     .help('h')
     .alias('h', 'help')
     .version(false)

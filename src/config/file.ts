@@ -59,7 +59,7 @@ export function importerOptionsFromIni(ini: IniFile, file: string): LabelledOpti
   for (const [key, value] of section) {
     const label = `${file} [importer] ${key}`;
     const rawKey = CONFIG_KEYS[key];
-    if (rawKey === undefined) throw new JpError('JP_CONFIG', `${label}: unknown key (see the README's configuration table)`);
+    if (rawKey === undefined) throw new JpError('JP_CONFIG', `${label}: unknown key (see docs/configuration.md)`);
     raw[rawKey] = convert(key, value, label, dirname(file));
     labels[rawKey] = label;
   }

@@ -1,9 +1,10 @@
 /**
  * The docs tables of the daemon's options, made from the option table
- * (./option-table.ts): the flags (README "jp-importer (the daemon)") and
- * the configuration file keys with their environment variables (README
- * "Configuration"). `npm run docs` writes them into the README between
- * `<!-- options:NAME -->` markers; a test fails when the README is behind.
+ * (./option-table.ts): the flags (docs/configuration.md "Command line") and
+ * the configuration file keys with their environment variables
+ * (docs/configuration.md "Configuration file"). `npm run docs` writes them
+ * into that page between `<!-- options:NAME -->` markers; a test fails when
+ * the page is behind.
  */
 import { envName } from './file.js';
 import { fileKey, fileOptionKeys, OPTIONS, optionKeys, type OptionDecl, type OptionKey } from './option-table.js';

@@ -4,7 +4,8 @@
  * variable), its default, its validation, its --help text and its line in
  * the docs. The yargs flags (src/cli/jp-importer.ts), the configuration
  * file and environment keys (./file.ts), the typed options (./options.ts)
- * and the README's tables (./option-docs.ts) are all derived from it.
+ * and the tables of docs/configuration.md (./option-docs.ts) are all
+ * derived from it.
  *
  * Naming: the table's key is the name of the value before validation
  * (RawOptions); the configuration file key is the long flag in lower case

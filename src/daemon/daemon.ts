@@ -143,7 +143,7 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
 
   log.info({ jpps: opts.jpps, workers: master.workers().map((w) => w.id), pidfile: opts.pidfile }, 'jp-importer starting');
   if (process.geteuid?.() === 0) {
-    log.warn('running as root: run the daemon as its own unprivileged user, writable only where the spools, allowed directories and store are (README "Run it unprivileged")');
+    log.warn('running as root: run the daemon as its own unprivileged user, writable only where the spools, allowed directories and store are (docs/operations.md "Run it unprivileged")');
   }
   await master.start();
   scheduler ??= await startScheduler(tasks);

@@ -52,7 +52,7 @@ interface Slot {
  * are shared by several workers). The young generation keeps V8's 64-bit
  * default of 16 MiB semi-spaces, stated explicitly: with 2 MiB a registration
  * worker scavenged ~470 times per 20,000 messages, ~19 µs of CPU per message
- * (targets.md P1), and an idle worker's young generation stays small either
+ * (BENCHMARKS.md P1), and an idle worker's young generation stays small either
  * way (P5: the same PSS). Flags of the master's own command line come after
  * and win.
  */

@@ -1,8 +1,8 @@
 /**
  * Pure, byte-level parser for one ULM event line of an LB dump
- * (spec/ulm-and-dumps.md). It works on raw bytes because dump lines may hold
- * invalid UTF-8 that must be copied unchanged; only the DG.JOBID value is
- * decoded. Fields are walked one by one so that `DG.JOBID=` text inside
+ * (docs/exporter.md "The input"). It works on raw bytes because dump lines
+ * may hold invalid UTF-8 that must be copied unchanged; only the DG.JOBID
+ * value is decoded. Fields are walked one by one so that `DG.JOBID=` text inside
  * another quoted value (a JDL mentioning a job id) never counts.
  *
  * Grammar: fields `NAME=VALUE` separated by spaces/tabs, leading blanks

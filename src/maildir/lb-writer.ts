@@ -1,5 +1,5 @@
 /**
- * Stores a message exactly as the LB C library does (spec maildir.md §1):
+ * Stores a message exactly as the LB C library does (docs/spool-protocol.md "Storing"):
  * `<sec>_<usec>.<host>` created O_EXCL 0600 in tmp/ (retrying on EEXIST),
  * written, fsynced, hard-linked into new/, and the tmp/ link KEPT. Used by
  * tests, the demo and benchmarks to play the LB server's part.

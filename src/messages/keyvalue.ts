@@ -1,5 +1,5 @@
 /**
- * Key/value messages for dump and sandbox uploads (spec maildir.md §3):
+ * Key/value messages for dump and sandbox uploads (docs/spool-protocol.md "Message formats"):
  * per line, leading blanks skipped, the key up to the first blank, blanks,
  * the value is the rest of the line. Known keys: jobid, file, jpps, proxy;
  * unknown keys ignored. Recognises the C dump exporter's glued

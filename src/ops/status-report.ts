@@ -1,5 +1,5 @@
 /**
- * The `status` report: its JSON shape (version 1, documented in the README)
+ * The `status` report: its JSON shape (version 1, documented in docs/operations.md)
  * and the pure assessment that turns it into an exit code.
  *
  * Exit codes of `jp-importer status`:

@@ -1,6 +1,6 @@
 /**
- * The JP primary service operations the importer uses (spec
- * primary-service.md). Implementations throw JpError: JP_SOAP_FAULT (with
+ * The JP primary service operations the importer uses
+ * (docs/primary-service.md). Implementations throw JpError: JP_SOAP_FAULT (with
  * faultCode), JP_HTTP_STATUS, JP_NETWORK, JP_TLS, JP_TIMEOUT, JP_BAD_REPLY,
  * JP_CREDENTIALS.
  */

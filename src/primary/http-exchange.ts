@@ -3,7 +3,7 @@
  * through undici's dispatch handler interface: the reply body is collected
  * as Buffers and decoded once. Compared with `request()` + `body.text()` it
  * spares a Readable stream, its promise plumbing and the api module per call
- * (about 10 µs of CPU per SOAP call, targets.md P1). Errors are undici's own,
+ * (about 10 µs of CPU per SOAP call, BENCHMARKS.md P1). Errors are undici's own,
  * exactly as `request()` would throw them; an aborted `signal` fails the call
  * with the signal's reason (undici's RequestAbortedError when it has none).
  */

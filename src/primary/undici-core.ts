@@ -2,7 +2,7 @@
  * The two undici pieces the primary client uses (Pool, buildConnector),
  * loaded from their own modules: undici's package entry also loads fetch,
  * WebSocket, the mock agents and the cache stores, about 50 ms of CPU and
- * some MiB of heap in every worker that starts (targets.md P1, P5). Should a
+ * some MiB of heap in every worker that starts (BENCHMARKS.md P1, P5). Should a
  * later undici move those files, the package entry is used instead
  * (`undiciCoreSource` says which; a test pins it).
  */

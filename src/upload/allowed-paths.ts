@@ -1,6 +1,6 @@
 /**
- * Path safety for files named by upload messages (README "Security model",
- * targets R5 and R11): a message may only make the importer read — and
+ * Path safety for files named by upload messages (docs/operations.md "Path
+ * safety", tested by R5 and R11 of docs/testing.md): a message may only make the importer read — and
  * later remove — a regular file inside one of the allowed directories
  * (--allow-dir), whatever a local user swaps while it looks.
  *

@@ -1,6 +1,6 @@
 /**
  * Race-free path walking beneath a trusted directory, for files named by
- * upload messages (README "Security model"): a hostile local user who can
+ * upload messages (docs/operations.md "Path safety"): a hostile local user who can
  * write inside an allowed directory may swap any path component for a
  * symlink at any moment, so no decision is taken on a path string.
  *

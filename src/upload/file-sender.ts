@@ -9,7 +9,7 @@
  * destination after the last chunk, and errors still travel through it.
  * A stream pushing a fresh buffer per chunk made V8 mark the whole heap for
  * every 64 MiB of such external memory: about 16 full collections per GiB,
- * most of the importer's CPU in a large upload (targets.md P4b). Read any
+ * most of the importer's CPU in a large upload (BENCHMARKS.md P4b). Read any
  * other way, it pushes its chunks like any Readable (a fresh buffer each).
  *
  * destroy() (basic-ftp's pipeline calls it on errors) stops the reading

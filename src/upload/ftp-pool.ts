@@ -1,7 +1,7 @@
 /**
  * A small pool of logged-in basic-ftp clients, keyed by destination origin
  * (scheme, host, port, user). Connect + login costs ~190 ms, so the control
- * connection is reused from file to file (targets.md P4a). At most
+ * connection is reused from file to file (BENCHMARKS.md P4a). At most
  * `maxPerHost` clients per origin; idle clients close after `idleMs`; a
  * client whose connection broke is closed, never handed out again.
  *

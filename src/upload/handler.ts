@@ -1,5 +1,6 @@
 /**
- * The dump / sandbox upload handler (primary-service.md "Upload flow"):
+ * The dump / sandbox upload handler (docs/uploads.md; drawn in
+ * docs/architecture.md "An upload"):
  *
  *   parse message ─▶ path check ─▶ StartUpload (+ failsafe registration for
  *   dumps) ─▶ upload by the destination's scheme (FTP, FTPS, GridFTP;

@@ -2,7 +2,7 @@
  * What happens to an uploaded local file once CommitUpload succeeded:
  * removed, or moved into the store directory (-S / --store) — only the
  * exact file that was uploaded, unchanged since its upload began, and only
- * inside an allowed directory (README "Security model", targets R11).
+ * inside an allowed directory (docs/operations.md "Path safety", R11 of docs/testing.md).
  *
  *   the open descriptor: same size and mtime as when the upload began?
  *   │   (else left in place: bytes the service never got would be lost)

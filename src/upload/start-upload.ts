@@ -1,7 +1,7 @@
 /**
  * StartUpload with the original importer's failsafe registration for dumps
- * (primary-service.md): when StartUpload faults, GetJobAttributes(jobid,
- * [regtime]) decides —
+ * (docs/uploads.md "Failsafe registration"): when StartUpload faults,
+ * GetJobAttributes(jobid, [regtime]) decides —
  *   no fault                        → the job exists: retry later;
  *   fault ENOENT or without a code  → RegisterJob(jobid, owner), then
  *                                     StartUpload once more;

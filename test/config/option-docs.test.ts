@@ -1,6 +1,7 @@
 /**
  * The option table is the one declaration of the daemon's options: the
- * README's tables are made from it (and must be current: `npm run docs`),
+ * tables of docs/configuration.md are made from it (and must be current:
+ * `npm run docs`),
  * the command line takes every flag it declares, the configuration file
  * and the environment every key, and errors name an option the same way
  * in each place.
@@ -16,12 +17,32 @@ import { configKeysTable, flagsTable, withCurrentTables } from '../../src/config
 import { fileKey, fileOptionKeys, flagLabel, OPTIONS, optionKeys } from '../../src/config/option-table.js';
 import { validateOptions } from '../../src/config/options.js';
 
+/** The page the option tables are written into (scripts/docs.ts). */
+const OPTION_DOCS_PAGE = 'docs/configuration.md';
+
 describe('option table', () => {
-  it('the README holds the tables as the option table makes them (run `npm run docs` after changing an option)', () => {
+  it('docs/configuration.md holds the tables as the option table makes them (run `npm run docs` after changing an option)', () => {
+    const page = readFileSync(join(PACKAGE_ROOT, OPTION_DOCS_PAGE), 'utf8');
+    assert.ok(page.includes(flagsTable()), `${OPTION_DOCS_PAGE}: the flags table is not current: npm run docs`);
+    assert.ok(page.includes(configKeysTable()), `${OPTION_DOCS_PAGE}: the configuration keys table is not current: npm run docs`);
+    assert.equal(withCurrentTables(page), page, `${OPTION_DOCS_PAGE} is behind the option table: npm run docs`);
+  });
+
+  it('the check sees a page that is behind: a changed row, a missing marker', () => {
+    const page = withCurrentTables(readFileSync(join(PACKAGE_ROOT, OPTION_DOCS_PAGE), 'utf8'));
+    const row = flagsTable().split('\n').find((l) => l.startsWith('| `-D, --dump-slaves'));
+    assert.ok(row !== undefined && page.includes(row), 'the --dump-slaves row is on the page');
+    const behind = page.replace(row, row.replace('1–20', '1–10'));
+    assert.notEqual(behind, page);
+    assert.ok(!behind.includes(flagsTable()));
+    assert.notEqual(withCurrentTables(behind), behind);
+    assert.equal(withCurrentTables(behind), page);
+    assert.throws(() => withCurrentTables(page.replace('<!-- /options:config-keys -->', '')), /markers/);
+  });
+
+  it('the README no longer holds generated tables (they live in docs/configuration.md)', () => {
     const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
-    assert.ok(readme.includes(flagsTable()), 'README flags table is not current: npm run docs');
-    assert.ok(readme.includes(configKeysTable()), 'README configuration keys table is not current: npm run docs');
-    assert.equal(withCurrentTables(readme), readme);
+    assert.ok(!readme.includes('<!-- options:'), 'README.md holds an <!-- options:… --> block');
   });
 
   it('every option is in the docs tables once, and --help lists every flag', () => {
