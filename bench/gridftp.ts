@@ -22,12 +22,15 @@
  *    (extended block mode), one data channel authenticated once (the
  *    server's default DCAU A: no DCAU command) and reused for every file;
  *    per file only ALLO + STOR, no size check. Extended block mode is what
- *    lets it keep the data channel; the importer cannot use it (a cut
- *    upload must resume from the server's size, gridftp.md).
+ *    lets it keep the data channel.
  *  - the handler: StartUpload (SOAP over mutual TLS), then on a pooled
- *    GSI control connection PASV, a new data connection authenticated with
- *    GSI (DCAU A sent as `DCAU S <our subject>`, PROT C: a TLS handshake
- *    per file), STOR, SIZE (a short file is never committed), then
+ *    GSI control connection, for files up to the whole-file limit (8 MiB,
+ *    so every P7a file): MODE E (and TREV PERF 0, TREV RESTART 0: no markers) once, one data connection authenticated
+ *    with GSI (DCAU A sent as `DCAU S <our subject>`, PROT C) opened by the
+ *    first file and reused by every later one, per file STOR + SIZE (a
+ *    short file is never committed; a failed file is sent whole again,
+ *    never resumed); larger files (P7b) in stream mode: PASV, a new data
+ *    connection with its handshake, STOR, SIZE (resumable). Then
  *    CommitUpload and removing the local file.
  * Each side starts cold in every round (a new globus-url-copy process; a
  * new handler with an empty connection pool), so both pay their
@@ -327,7 +330,8 @@ async function main(): Promise<number> {
   const versions = urlCopyVersion(tools);
   say(`gridftp bench: scale ${SCALE}, ${ROUNDS} rounds, ${CONCURRENCY} in flight, node ${process.version}, ${availableParallelism()} CPUs (load average ${loadavg().map((l) => fix(l, 2)).join(' ')})`);
   say(`  server: ${tools.server} (pid ${server.pid}, port ${server.port}); client: ${versions}; jp-primary-dev --gridftp-url ${server.url(jpps)}`);
-  say(`  importer (per connection: TYPE I, ${DCAU === 'A' ? `DCAU S <own subject> (= DCAU A without delegation), PROT C` : 'DCAU N'}; per file: PASV, STOR, SIZE; stream mode, one data connection per file)`);
+  say(`  importer (per connection: TYPE I, ${DCAU === 'A' ? `DCAU S <own subject> (= DCAU A without delegation), PROT C` : 'DCAU N'}; files ≤ 8 MiB: MODE E, TREV PERF 0, TREV RESTART 0, ` +
+    'one data connection per control connection, per file STOR, SIZE; larger files: stream mode, per file PASV, STOR, SIZE)');
   try {
     say(`  globus-url-copy -fast${GUC_DCAU.length > 0 ? ' -nodcau' : ''} sends (from -dbg): ${await gucDialogue(x)}`);
     let ok = true;

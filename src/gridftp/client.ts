@@ -20,6 +20,17 @@
  * authenticated. 'N' sends `DCAU N` (plain TCP). `protection` 'C' (PROT C,
  * default: authenticated, then clear data) or 'P' (PROT P: data in TLS).
  *
+ * Small files can go in extended block mode instead (`uploadWhole`, see
+ * ./mode-e.ts): `MODE E` once per connection, then the data connection
+ * of the first such upload (with its GSI handshake) stays open and every
+ * later STOR on this control connection reuses it (the server answers
+ * `125 … reusing existing data connection`), as `globus-url-copy -fast`
+ * does (`TREV PERF 0` and `TREV RESTART 0` stop the per-file markers we
+ * would only skip). Such an upload is always sent whole from offset 0 (STOR, which
+ * truncates) and checked with SIZE; it is never resumed (MODE E may leave
+ * holes). Any failure closes the cached data connection, so the next file
+ * opens a new one. A server that refuses `MODE E` gets stream mode.
+ *
  * Every step is bounded by `timeoutMs` (connect, each reply, each TLS
  * handshake; a transfer by the time no byte moved) and by an AbortSignal.
  * A timeout or an abort ends the connection (destroy(); nothing lingers).
@@ -34,6 +45,7 @@ import { openData, parseEpsv, parsePasv, pump, secureData, type DataConnection, 
 import { gsiAuthenticate } from './gsi-auth.js';
 import { gridTls, type GridTls, type TlsVersion } from './identity.js';
 import { replySummary, type FtpReply } from './reply.js';
+import { sendBlocks } from './mode-e-send.js';
 import type { GsiProtection } from './protection.js';
 
 export const GRIDFTP_DEFAULT_PORT = 2811;
@@ -83,6 +95,20 @@ export interface UploadResult {
   readonly command: 'STOR' | 'ESTO' | 'REST+STOR';
 }
 
+export interface WholeUploadOptions extends CallOptions {
+  /** The whole file's size: the server's SIZE must say exactly this afterwards. */
+  readonly size: number;
+  /** Create missing directories with MKD when the server says the directory is not there (default true). */
+  readonly mkdirs?: boolean;
+}
+
+export interface WholeUploadResult extends UploadResult {
+  /** 'E': extended block mode; 'S': stream mode (the server refused MODE E). */
+  readonly mode: 'E' | 'S';
+  /** The data connection of an earlier upload carried this one (no new connection, no handshake). */
+  readonly reusedData: boolean;
+}
+
 const DEFAULT_TIMEOUT = 60_000;
 
 /** The server refused the transfer command before any byte was sent (so the same source can be sent again). */
@@ -101,6 +127,16 @@ export class GridFtpClient {
   private readonly security: DataSecurity;
   private readonly ipv6: boolean;
   private busy = false;
+  /** The transfer mode the server is in now. */
+  private mode: 'S' | 'E' = 'S';
+  /** The server refused MODE E once: stream mode only from then on. */
+  private noModeE = false;
+  /** MODE E: the data connection the server keeps cached after a complete transfer. */
+  private cachedData: DataConnection | undefined;
+  /** MODE E: the data connection of the transfer in progress. */
+  private activeData: DataConnection | undefined;
+  /** Data connections this client opened (each with its own handshake when authenticated). */
+  dataConnections = 0;
 
   private constructor(
     private readonly ctl: ControlConnection,
@@ -150,6 +186,11 @@ export class GridFtpClient {
       ctl.destroy();
       throw e;
     }
+  }
+
+  /** MODE E: the socket of the data connection in use or kept for the next upload (diagnostics and tests). */
+  get dataSocket(): DataConnection['socket'] | undefined {
+    return (this.activeData ?? this.cachedData)?.socket;
   }
 
   /** The connection can take another call. */
@@ -251,34 +292,225 @@ export class GridFtpClient {
    * that fails the upload (a short file is never taken as uploaded).
    */
   async upload(path: string, source: Readable, opts: UploadOptions = {}): Promise<UploadResult> {
+    return this.exclusive('upload', opts, () => this.uploadStream(path, source, opts, this.wait(opts)));
+  }
+
+  /** Stream mode (MODE S first when the connection was in MODE E). */
+  private async uploadStream(path: string, source: Readable, opts: UploadOptions, wait: WaitOptions): Promise<UploadResult> {
+    await this.enterStreamMode(wait);
+    const offset = opts.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new JpError('JP_FTP', `bad resume offset ${offset}`, { temporary: false });
+    checkPath(path);
+    let command: UploadResult['command'];
+    try {
+      command = await this.transfer(path, source, offset, wait);
+    } catch (e) {
+      const missingDir =
+        e instanceof RefusedBeforeData && (e.meaning === 'no-such-path' || e.meaning === 'cannot-create');
+      if (!missingDir || opts.mkdirs === false || !this.ctl.usable) throw e;
+      const dir = path.slice(0, path.lastIndexOf('/'));
+      if (dir === '') throw e;
+      await this.mkdirsNow(dir, wait);
+      command = await this.transfer(path, source, offset, wait);
+    }
+    const size = await this.checkSize(path, opts.size, wait);
+    return { size, command };
+  }
+
+  /** The server's SIZE after a transfer; a missing file or (with `expected`) another size fails the upload. */
+  private async checkSize(path: string, expected: number | undefined, wait: WaitOptions): Promise<number> {
+    const size = await this.sizeNow(path, wait);
+    if (size === undefined) throw new FtpReplyError(`GridFTP server ${this.where}`, 'SIZE', { text: '', meaning: 'transfer-failed', note: `${path} is not there after the transfer` });
+    if (expected !== undefined && size !== expected) {
+      throw new FtpReplyError(`GridFTP server ${this.where}`, 'SIZE', {
+        text: `213 ${size}`,
+        meaning: 'transfer-failed',
+        note: `${path} holds ${size} bytes after the transfer, expected ${expected}`,
+      });
+    }
+    return size;
+  }
+
+  /**
+   * Send the whole of `source` (the file from byte 0) to `path` in
+   * extended block mode over this connection's cached data connection
+   * (opened, with its handshake, by the first such upload), then SIZE. A
+   * failed upload is never resumed: send it whole again. Falls back to a
+   * stream-mode STOR when the server refuses MODE E.
+   */
+  async uploadWhole(path: string, source: Readable, opts: WholeUploadOptions): Promise<WholeUploadResult> {
     return this.exclusive('upload', opts, async () => {
       const wait = this.wait(opts);
-      const offset = opts.offset ?? 0;
-      if (!Number.isSafeInteger(offset) || offset < 0) throw new JpError('JP_FTP', `bad resume offset ${offset}`, { temporary: false });
       checkPath(path);
-      let command: UploadResult['command'];
+      if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw new JpError('JP_FTP', `bad file size ${opts.size}`, { temporary: false });
+      if (!(await this.enterModeE(wait))) {
+        const r = await this.uploadStream(path, source, { offset: 0, size: opts.size, ...(opts.mkdirs !== undefined ? { mkdirs: opts.mkdirs } : {}) }, wait);
+        return { ...r, mode: 'S', reusedData: false };
+      }
+      let reusedData: boolean;
+      const hadCached = this.cachedData !== undefined;
       try {
-        command = await this.transfer(path, source, offset, wait);
+        reusedData = await this.transferE(path, source, wait);
       } catch (e) {
-        const missingDir =
-          e instanceof RefusedBeforeData && (e.meaning === 'no-such-path' || e.meaning === 'cannot-create');
+        const refused = e instanceof RefusedBeforeData;
+        const missingDir = refused && (e.meaning === 'no-such-path' || e.meaning === 'cannot-create');
+        if (refused && !missingDir && hadCached && this.ctl.usable) {
+          // Refused on the cached data connection before any byte went: try once on a new one (the cached one is gone now).
+          reusedData = await this.transferE(path, source, wait);
+          const size = await this.checkSize(path, opts.size, wait);
+          return { size, command: 'STOR', mode: 'E', reusedData };
+        }
         if (!missingDir || opts.mkdirs === false || !this.ctl.usable) throw e;
         const dir = path.slice(0, path.lastIndexOf('/'));
         if (dir === '') throw e;
         await this.mkdirsNow(dir, wait);
-        command = await this.transfer(path, source, offset, wait);
+        reusedData = await this.transferE(path, source, wait);
       }
-      const size = await this.sizeNow(path, wait);
-      if (size === undefined) throw new FtpReplyError(`GridFTP server ${this.where}`, 'SIZE', { text: '', meaning: 'transfer-failed', note: `${path} is not there after the transfer` });
-      if (opts.size !== undefined && size !== opts.size) {
-        throw new FtpReplyError(`GridFTP server ${this.where}`, 'SIZE', {
-          text: `213 ${size}`,
-          meaning: 'transfer-failed',
-          note: `${path} holds ${size} bytes after the transfer, expected ${opts.size}`,
-        });
-      }
-      return { size, command };
+      const size = await this.checkSize(path, opts.size, wait);
+      return { size, command: 'STOR', mode: 'E', reusedData };
     });
+  }
+
+  /** Put the server in MODE E (once); false when it refuses (stream mode from then on). */
+  private async enterModeE(wait: WaitOptions): Promise<boolean> {
+    if (this.mode === 'E') return true;
+    if (this.noModeE) return false;
+    const r = await this.ctl.command('MODE E', 'setup', wait);
+    if (r.code !== 200) {
+      this.noModeE = true;
+      return false;
+    }
+    this.mode = 'E';
+    // In MODE E the Globus server sends per file two 112 performance markers and a 111 restart marker before
+    // its 226: three more protected replies to unwrap, which we never use (a failed file is sent whole again).
+    // `TREV <event> <seconds>` (its server-lib) sets their frequency; 0 stops them. Whatever it answers
+    // (a server without TREV: 500), the markers are skipped anyway.
+    for (const command of ['TREV PERF 0', 'TREV RESTART 0']) await this.ctl.command(command, 'setup', wait);
+    return true;
+  }
+
+  /** Back to stream mode (a changed mode ends the server's cached data connection; ours goes too). */
+  private async enterStreamMode(wait: WaitOptions): Promise<void> {
+    if (this.mode === 'S') return;
+    this.dropCachedData();
+    await this.expect('MODE S', 'setup', [200], wait);
+    this.mode = 'S';
+  }
+
+  /** The cached MODE E data connection, when it is still open; a closed one is dropped. */
+  private takeCachedData(): DataConnection | undefined {
+    const d = this.cachedData;
+    this.cachedData = undefined;
+    if (d === undefined) return undefined;
+    if (d.socket.destroyed || !d.socket.writable || d.sink.destroyed || !d.sink.writable) {
+      d.destroy();
+      return undefined;
+    }
+    return d;
+  }
+
+  private dropCachedData(): void {
+    this.cachedData?.destroy();
+    this.cachedData = undefined;
+  }
+
+  /**
+   * One MODE E transfer of the whole file: over the cached data connection
+   * (no PASV: the server reuses its own), or over a new one (PASV, connect,
+   * STOR, handshake). The connection is cached again only after the
+   * server's 226. Whether the cached connection was used.
+   */
+  private async transferE(path: string, source: Readable, wait: WaitOptions): Promise<boolean> {
+    let data = this.takeCachedData();
+    const reused = data !== undefined;
+    let socket: DataConnection['socket'] | undefined;
+    /** The final reply, once the server said 1xx (it must be read, or the connection is out of step). */
+    let finalP: Promise<FtpReply> | undefined;
+    try {
+      let secured: Promise<DataConnection> | undefined;
+      if (data !== undefined) {
+        const prelim = await this.ctl.command(`STOR ${path}`, 'STOR', wait);
+        if (prelim.code < 100 || prelim.code >= 200) {
+          throw new RefusedBeforeData(`GridFTP server ${this.where}`, 'STOR', {
+            code: prelim.code,
+            text: replySummary(prelim),
+            ...(prelim.code < 300 ? { note: 'the server completed the transfer without opening it' } : {}),
+          });
+        }
+      } else {
+        const addr = await this.passive(wait);
+        const s = await openData(addr, wait);
+        socket = s;
+        this.dataConnections++;
+        await this.ctl.send(`STOR ${path}`);
+        secured = (await this.secureAfterPrelim(s, wait)).secured;
+      }
+      const final = this.finalReply();
+      final.catch(() => undefined);
+      finalP = final;
+      if (secured !== undefined) {
+        const s = socket;
+        data = await bounded(`GridFTP data connection to ${this.opts.host}`, wait, secured, () => s?.destroy());
+      }
+      if (data === undefined) throw new JpError('JP_FTP', `GridFTP data connection to ${this.opts.host}: none after STOR`);
+      this.activeData = data;
+      const early = final.then((r) => (r.code >= 300 ? Promise.reject(this.ctl.replyError('STOR', r)) : new Promise<never>(() => undefined)));
+      early.catch(() => undefined);
+      await Promise.race([sendBlocks(source, data, { ...wait, host: this.opts.host }), early]);
+      const done = await this.ctl.bound('STOR', wait, final);
+      finalP = undefined;
+      if (done.code !== 226 && done.code !== 250) throw this.ctl.replyError('STOR', done);
+      this.activeData = undefined;
+      this.cachedData = data;
+      return reused;
+    } catch (e) {
+      this.activeData = undefined;
+      // Any doubt about the data connection's state: it goes (the next file opens a new one).
+      data?.destroy();
+      socket?.destroy();
+      throw await this.afterFailedTransfer(e, finalP, wait);
+    }
+  }
+
+  /** The transfer's final reply, past any 111/112 restart and performance markers (MODE E; see enterModeE). */
+  private async finalReply(): Promise<FtpReply> {
+    for (;;) {
+      const r = await this.ctl.nextReply();
+      if (r.code >= 200) return r;
+    }
+  }
+
+  /**
+   * After the transfer command went out on a new data connection: start
+   * securing it (DCAU/PROT) while the server's preliminary reply comes; a
+   * refusal before data is a RefusedBeforeData (or our own refusal of the
+   * peer). The handshake still running (the caller reads the final reply
+   * meanwhile).
+   */
+  private async secureAfterPrelim(socket: DataConnection['socket'], wait: WaitOptions): Promise<{ secured: Promise<DataConnection> }> {
+    const secured = secureData(socket, {
+      ...wait,
+      security: this.security,
+      tls: this.tls,
+      check: this.tls.dataCheck(this.serverSubject, this.opts.host),
+      host: this.opts.host,
+    });
+    let ownFailure: unknown;
+    secured.catch((e: unknown) => {
+      ownFailure = e;
+    });
+    const prelim = await this.ctl.read('STOR', wait);
+    if (prelim.code < 100 || prelim.code >= 200) {
+      socket.destroy();
+      await secured.catch(() => undefined);
+      if (ownFailure instanceof JpError && ownFailure.code === 'JP_TLS') throw ownFailure;
+      throw new RefusedBeforeData(`GridFTP server ${this.where}`, 'STOR', {
+        code: prelim.code,
+        text: replySummary(prelim),
+        ...(prelim.code < 300 ? { note: 'the server completed the transfer without opening it' } : {}),
+      });
+    }
+    return { secured };
   }
 
   private async passive(wait: WaitOptions): Promise<PassiveAddress> {
@@ -306,6 +538,7 @@ export class GridFtpClient {
     }
     const addr = await this.passive(wait);
     const socket = await openData(addr, wait);
+    this.dataConnections++;
     let data: DataConnection | undefined;
     /** The final reply, once the server said 150 (it must be read, or the connection is out of step). */
     let finalP: Promise<FtpReply> | undefined;
@@ -393,6 +626,8 @@ export class GridFtpClient {
 
   /** Close at once (every socket of this client). */
   destroy(): void {
+    this.activeData?.destroy();
+    this.dropCachedData();
     this.ctl.destroy();
     this.protection.destroy();
   }

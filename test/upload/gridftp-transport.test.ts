@@ -6,7 +6,11 @@
  * missing directories are made, a destination already holding part of the
  * file (an earlier attempt) gets only the rest, and a server that breaks
  * off mid-transfer fails the call with an error the classifier retries —
- * nothing left open. Other schemes are refused naming the ones served.
+ * nothing left open. Small files (at most the whole-file limit) go in
+ * MODE E over one cached data connection per control connection, are sent
+ * whole even into a destination holding part of them, and a cut data
+ * connection makes the call send the file whole again, byte-identical.
+ * Other schemes are refused naming the ones served.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +23,7 @@ import { loadCredentials, type Credentials } from '../../src/primary/credentials
 import { FtpPool } from '../../src/upload/ftp-pool.js';
 import { FtpTransport } from '../../src/upload/ftp-transport.js';
 import { GridFtpPool, parseGridftpUrl } from '../../src/upload/gridftp-pool.js';
-import { GridFtpTransport } from '../../src/upload/gridftp-transport.js';
+import { GRIDFTP_WHOLE_MAX_BYTES, GridFtpTransport } from '../../src/upload/gridftp-transport.js';
 import { SchemeTransports, type UploadSource } from '../../src/upload/transport.js';
 import { gridCerts, type GridCerts } from '../helpers/grid-certs.js';
 import { gridftpSuiteSkip, startGridftpServer, type GridftpServer } from '../helpers/gridftp-server.js';
@@ -117,7 +121,8 @@ describe('gsiftp:// through the upload transport, against the real Globus GridFT
       const local = await tempDir(t, 'jp-gt-');
       const { t: tr } = transport();
       t.after(() => tr.close());
-      const data = randomBytes(2 * 1024 * 1024 + 333);
+      // Above the whole-file limit: stream mode, resumable.
+      const data = randomBytes(GRIDFTP_WHOLE_MAX_BYTES + 333);
       const file = join(local, 'dump');
       await writeFile(file, data);
       const remote = join(server.root, 'resume', 'dump');
@@ -152,6 +157,95 @@ describe('gsiftp:// through the upload transport, against the real Globus GridFT
       const r = await tr.upload(server.url(join(server.root, 'gen', 'c')), await sourceOf(t, file));
       assert.equal(r.reusedConnection, false);
       assert.equal(pool.stats().connects, 2);
+    });
+  });
+
+  it('small files go whole in MODE E over one cached data connection; the limit 0 keeps stream mode', async (t) => {
+    await server.explain(async () => {
+      const local = await tempDir(t, 'jp-gt-');
+      const { pool, t: tr } = transport();
+      t.after(() => tr.close());
+      const sizes = [65_536, 0, GRIDFTP_WHOLE_MAX_BYTES, 12_345, GRIDFTP_WHOLE_MAX_BYTES + 1, 7];
+      for (const [i, size] of sizes.entries()) {
+        const data = randomBytes(size);
+        const file = join(local, `s${i}`);
+        await writeFile(file, data);
+        const remote = join(server.root, 'small', `job${i}`, 'dump');
+        const r = await tr.upload(server.url(remote), await sourceOf(t, file));
+        assert.deepEqual(r, { bytes: size, attempts: 1, resumedFrom: [], reusedConnection: i > 0 });
+        assert.ok((await readFile(remote)).equals(data), `file ${i} (${size} bytes)`);
+      }
+      const lease = await pool.acquire(parseGridftpUrl(server.url(join(server.root, 'x'))));
+      // Each file goes to a new directory: its first STOR is refused (then MKD), and a refusal drops the cached connection.
+      // Files 0, 4 (stream mode, above the limit) and 5 open one for the refused STOR and one for the transfer; files 1–3
+      // were refused on the cached one and open one new connection each.
+      assert.equal(lease.client.dataConnections, 2 + 1 + 1 + 1 + 2 + 2);
+      lease.release();
+      assert.equal(pool.stats().connects, 1);
+
+      const { pool: pool0 } = transport();
+      const stream = new GridFtpTransport(pool0, { wholeMaxBytes: 0 });
+      t.after(() => stream.close());
+      await mkdir(join(server.root, 'stream0'), { recursive: true });
+      for (const i of [1, 2]) {
+        const file = join(local, `z${i}`);
+        await writeFile(file, randomBytes(1000));
+        await stream.upload(server.url(join(server.root, 'stream0', `z${i}`)), await sourceOf(t, file));
+      }
+      const l0 = await pool0.acquire(parseGridftpUrl(server.url(join(server.root, 'x'))));
+      assert.equal(l0.client.dataConnections, 2, 'stream mode: one data connection per file');
+      l0.release();
+    });
+  });
+
+  it('a small file into a destination holding part of it (resume asked): sent whole, never resumed; byte-identical', async (t) => {
+    await server.explain(async () => {
+      const local = await tempDir(t, 'jp-gt-');
+      const { t: tr } = transport();
+      t.after(() => tr.close());
+      const data = randomBytes(200_000);
+      const file = join(local, 'dump');
+      await writeFile(file, data);
+      const remote = join(server.root, 'resume-small', 'dump');
+      await mkdir(join(server.root, 'resume-small'), { recursive: true });
+      for (const held of [data.subarray(0, 50_000), Buffer.concat([data, Buffer.from('longer')]), Buffer.alloc(data.length)]) {
+        await writeFile(remote, held);
+        const r = await tr.upload(server.url(remote), await sourceOf(t, file), { resume: true });
+        assert.deepEqual(r.resumedFrom, []);
+        assert.ok((await readFile(remote)).equals(data));
+      }
+    });
+  });
+
+  it('a small file whose cached data connection is cut mid-transfer: sent whole again within the call, byte-identical', async (t) => {
+    await server.explain(async () => {
+      const local = await tempDir(t, 'jp-gt-');
+      const { pool, t: tr } = transport();
+      t.after(() => tr.close());
+      await mkdir(join(server.root, 'cut-small'), { recursive: true });
+      const warm = join(local, 'warm');
+      await writeFile(warm, randomBytes(100));
+      await tr.upload(server.url(join(server.root, 'cut-small', 'warm')), await sourceOf(t, warm));
+      const lease = await pool.acquire(parseGridftpUrl(server.url(join(server.root, 'x'))));
+      const client = lease.client;
+      lease.release();
+      const data = randomBytes(GRIDFTP_WHOLE_MAX_BYTES);
+      const file = join(local, 'cut');
+      await writeFile(file, data);
+      const src = await sourceOf(t, file);
+      // The second read of the file (the first half is on its way): the data connection goes.
+      const cutting: UploadSource = {
+        ...src,
+        handle: stallAfter(src.handle, 1, async () => {
+          assert.ok(client.dataSocket !== undefined, 'a cached data connection in use');
+          client.dataSocket.destroy();
+        }),
+      };
+      const remote = join(server.root, 'cut-small', 'dump');
+      const r = await tr.upload(server.url(remote), cutting, { attempts: 2 });
+      assert.deepEqual({ attempts: r.attempts, resumedFrom: r.resumedFrom }, { attempts: 2, resumedFrom: [] });
+      assert.ok((await readFile(remote)).equals(data));
+      assert.equal(client.dataConnections, 2);
     });
   });
 
