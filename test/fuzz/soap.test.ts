@@ -250,7 +250,7 @@ describe('fuzz: SOAP request builders and XML text', () => {
   it('request builders → parseDevRequest round-trip (XML specials, unicode, whitespace at the ends)', () => {
     check(
       'soap/requests',
-      fc.property(paddedNonEmpty, paddedNonEmpty, paddedNonEmpty, paddedText, paddedText, second, fc.array(paddedText, { maxLength: 4 }), (job, owner, cls, name, ctype, t, attrs) => {
+      fc.property(paddedNonEmpty, paddedNonEmpty, paddedNonEmpty, paddedText, paddedText, second, fc.array(paddedText, { minLength: 1, maxLength: 4 }), (job, owner, cls, name, ctype, t, attrs) => {
         assert.deepEqual(parseDevRequest(registerJobRequest(job, owner)), { ok: true, req: { op: 'RegisterJob', job, owner } });
         const su = parseDevRequest(startUploadRequest({ job, class: cls, name, commitBefore: t, contentType: ctype }));
         assert.ok(su.ok && su.req.op === 'StartUpload', JSON.stringify(su));
@@ -260,6 +260,8 @@ describe('fuzz: SOAP request builders and XML text', () => {
         }
         assert.deepEqual(parseDevRequest(commitUploadRequest(owner)), { ok: true, req: { op: 'CommitUpload', destination: owner } });
         assert.deepEqual(parseDevRequest(getJobAttributesRequest(job, attrs)), { ok: true, req: { op: 'GetJobAttributes', jobid: job, attributes: attrs } });
+        // The schema requires at least one attribute: an empty list is refused before anything is sent.
+        assert.throws(() => getJobAttributesRequest(job, []), /at least one attribute/);
       }),
       900,
     );
