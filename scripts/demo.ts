@@ -256,8 +256,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < SANDBOXES; i++) {
     process.stdout.write(`        message ${run('jp-upload-files.js', ['-j', job(i), '-m', join(SPOOLS, 'sandbox'), '-p', join(CERTS, 'client.pem'), sbFile]).trim()}\n`);
   }
+  // A sandbox's destination names the isb class (`…/isb`, `…:isb`, or a `.tar` name with --upload-name basename).
+  const isSandbox = (d: unknown): boolean => /(?:\/isb|:isb(?:\.[^/]*)?|\.tar)$/.test(String(d));
   const commits = async (cls: string) => (await calls(callsFile)).filter((c) => c.op === 'CommitUpload' && c.ok)
-    .filter((c) => (cls === 'lb' ? !String(c.destination).endsWith('.tar') : String(c.destination).endsWith('.tar'))).length;
+    .filter((c) => (cls === 'lb' ? !isSandbox(c.destination) : isSandbox(c.destination))).length;
   await waitFor('dump uploads', async () => (await commits('lb')) >= JOBS);
   await waitFor('sandbox uploads', async () => (await commits('tar')) >= SANDBOXES);
   await waitFor('the malformed registration to be kept aside', async () => (await countFiles(join(SPOOLS, 'reg', 'undeliverable'))) === 1);
