@@ -36,16 +36,16 @@
  * A timeout or an abort ends the connection (destroy(); nothing lingers).
  */
 import type { Readable } from 'node:stream';
-import { JpError, describeError } from '../core/errors.js';
+import { JpError } from '../core/errors.js';
 import { FtpReplyError, ftpReplyMeaning, type FtpCommand } from '../core/ftp-reply.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Credentials } from '../primary/credentials.js';
-import { abortedError, bounded, ControlConnection, type WaitOptions } from './control.js';
-import { openData, parseEpsv, parsePasv, pump, secureData, type DataConnection, type DataSecurity, type PassiveAddress } from './data-channel.js';
+import { abortedError, ControlConnection, type WaitOptions } from './control.js';
+import type { DataConnection, DataSecurity } from './data-channel.js';
 import { gsiAuthenticate } from './gsi-auth.js';
 import { gridTls, type GridTls, type TlsVersion } from './identity.js';
-import { replySummary, type FtpReply } from './reply.js';
-import { sendBlocks } from './mode-e-send.js';
+import type { FtpReply } from './reply.js';
+import { RefusedBeforeData, Transfers } from './transfers.js';
 import type { GsiProtection } from './protection.js';
 
 export const GRIDFTP_DEFAULT_PORT = 2811;
@@ -111,8 +111,6 @@ export interface WholeUploadResult extends UploadResult {
 
 const DEFAULT_TIMEOUT = 60_000;
 
-/** The server refused the transfer command before any byte was sent (so the same source can be sent again). */
-class RefusedBeforeData extends FtpReplyError {}
 
 export class GridFtpClient {
   /** The subject the server authenticated as. */
@@ -127,16 +125,7 @@ export class GridFtpClient {
   private readonly security: DataSecurity;
   private readonly ipv6: boolean;
   private busy = false;
-  /** The transfer mode the server is in now. */
-  private mode: 'S' | 'E' = 'S';
-  /** The server refused MODE E once: stream mode only from then on. */
-  private noModeE = false;
-  /** MODE E: the data connection the server keeps cached after a complete transfer. */
-  private cachedData: DataConnection | undefined;
-  /** MODE E: the data connection of the transfer in progress. */
-  private activeData: DataConnection | undefined;
-  /** Data connections this client opened (each with its own handshake when authenticated). */
-  dataConnections = 0;
+  private readonly transfers: Transfers;
 
   private constructor(
     private readonly ctl: ControlConnection,
@@ -152,6 +141,24 @@ export class GridFtpClient {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
     this.security = (opts.dcau ?? 'A') === 'N' ? 'none' : (opts.protection ?? 'C') === 'P' ? 'private' : 'gsi-clear';
     this.ipv6 = opts.host.includes(':');
+    this.transfers = new Transfers({
+      ctl,
+      tls,
+      security: this.security,
+      serverSubject: this.serverSubject,
+      host: opts.host,
+      where: ctl.where,
+      ipv6: this.ipv6,
+      passive: opts.passive,
+      resume: opts.resume,
+      timeoutMs: this.timeoutMs,
+      destroyAll: () => this.destroy(),
+    });
+  }
+
+  /** Data connections this client opened (each with its own handshake when authenticated). */
+  get dataConnections(): number {
+    return this.transfers.dataConnections;
   }
 
   /** Connect, authenticate (GSI), log in through the grid-mapfile and set up binary stream transfers. */
@@ -190,7 +197,7 @@ export class GridFtpClient {
 
   /** MODE E: the socket of the data connection in use or kept for the next upload (diagnostics and tests). */
   get dataSocket(): DataConnection['socket'] | undefined {
-    return (this.activeData ?? this.cachedData)?.socket;
+    return this.transfers.dataSocket;
   }
 
   /** The connection can take another call. */
@@ -297,13 +304,13 @@ export class GridFtpClient {
 
   /** Stream mode (MODE S first when the connection was in MODE E). */
   private async uploadStream(path: string, source: Readable, opts: UploadOptions, wait: WaitOptions): Promise<UploadResult> {
-    await this.enterStreamMode(wait);
+    await this.transfers.enterStreamMode(wait);
     const offset = opts.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new JpError('JP_FTP', `bad resume offset ${offset}`, { temporary: false });
     checkPath(path);
     let command: UploadResult['command'];
     try {
-      command = await this.transfer(path, source, offset, wait);
+      command = await this.transfers.transfer(path, source, offset, wait);
     } catch (e) {
       const missingDir =
         e instanceof RefusedBeforeData && (e.meaning === 'no-such-path' || e.meaning === 'cannot-create');
@@ -311,7 +318,7 @@ export class GridFtpClient {
       const dir = path.slice(0, path.lastIndexOf('/'));
       if (dir === '') throw e;
       await this.mkdirsNow(dir, wait);
-      command = await this.transfer(path, source, offset, wait);
+      command = await this.transfers.transfer(path, source, offset, wait);
     }
     const size = await this.checkSize(path, opts.size, wait);
     return { size, command };
@@ -343,20 +350,20 @@ export class GridFtpClient {
       const wait = this.wait(opts);
       checkPath(path);
       if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw new JpError('JP_FTP', `bad file size ${opts.size}`, { temporary: false });
-      if (!(await this.enterModeE(wait))) {
+      if (!(await this.transfers.enterModeE(wait))) {
         const r = await this.uploadStream(path, source, { offset: 0, size: opts.size, ...(opts.mkdirs !== undefined ? { mkdirs: opts.mkdirs } : {}) }, wait);
         return { ...r, mode: 'S', reusedData: false };
       }
       let reusedData: boolean;
-      const hadCached = this.cachedData !== undefined;
+      const hadCached = this.transfers.hasCached;
       try {
-        reusedData = await this.transferE(path, source, wait);
+        reusedData = await this.transfers.transferE(path, source, wait);
       } catch (e) {
         const refused = e instanceof RefusedBeforeData;
         const missingDir = refused && (e.meaning === 'no-such-path' || e.meaning === 'cannot-create');
         if (refused && !missingDir && hadCached && this.ctl.usable) {
           // Refused on the cached data connection before any byte went: try once on a new one (the cached one is gone now).
-          reusedData = await this.transferE(path, source, wait);
+          reusedData = await this.transfers.transferE(path, source, wait);
           const size = await this.checkSize(path, opts.size, wait);
           return { size, command: 'STOR', mode: 'E', reusedData };
         }
@@ -364,249 +371,11 @@ export class GridFtpClient {
         const dir = path.slice(0, path.lastIndexOf('/'));
         if (dir === '') throw e;
         await this.mkdirsNow(dir, wait);
-        reusedData = await this.transferE(path, source, wait);
+        reusedData = await this.transfers.transferE(path, source, wait);
       }
       const size = await this.checkSize(path, opts.size, wait);
       return { size, command: 'STOR', mode: 'E', reusedData };
     });
-  }
-
-  /** Put the server in MODE E (once); false when it refuses (stream mode from then on). */
-  private async enterModeE(wait: WaitOptions): Promise<boolean> {
-    if (this.mode === 'E') return true;
-    if (this.noModeE) return false;
-    const r = await this.ctl.command('MODE E', 'setup', wait);
-    if (r.code !== 200) {
-      this.noModeE = true;
-      return false;
-    }
-    this.mode = 'E';
-    // In MODE E the Globus server sends per file two 112 performance markers and a 111 restart marker before
-    // its 226: three more protected replies to unwrap, which we never use (a failed file is sent whole again).
-    // `TREV <event> <seconds>` (its server-lib) sets their frequency; 0 stops them. Whatever it answers
-    // (a server without TREV: 500), the markers are skipped anyway.
-    for (const command of ['TREV PERF 0', 'TREV RESTART 0']) await this.ctl.command(command, 'setup', wait);
-    return true;
-  }
-
-  /** Back to stream mode (a changed mode ends the server's cached data connection; ours goes too). */
-  private async enterStreamMode(wait: WaitOptions): Promise<void> {
-    if (this.mode === 'S') return;
-    this.dropCachedData();
-    await this.expect('MODE S', 'setup', [200], wait);
-    this.mode = 'S';
-  }
-
-  /** The cached MODE E data connection, when it is still open; a closed one is dropped. */
-  private takeCachedData(): DataConnection | undefined {
-    const d = this.cachedData;
-    this.cachedData = undefined;
-    if (d === undefined) return undefined;
-    if (d.socket.destroyed || !d.socket.writable || d.sink.destroyed || !d.sink.writable) {
-      d.destroy();
-      return undefined;
-    }
-    return d;
-  }
-
-  private dropCachedData(): void {
-    this.cachedData?.destroy();
-    this.cachedData = undefined;
-  }
-
-  /**
-   * One MODE E transfer of the whole file: over the cached data connection
-   * (no PASV: the server reuses its own), or over a new one (PASV, connect,
-   * STOR, handshake). The connection is cached again only after the
-   * server's 226. Whether the cached connection was used.
-   */
-  private async transferE(path: string, source: Readable, wait: WaitOptions): Promise<boolean> {
-    let data = this.takeCachedData();
-    const reused = data !== undefined;
-    let socket: DataConnection['socket'] | undefined;
-    /** The final reply, once the server said 1xx (it must be read, or the connection is out of step). */
-    let finalP: Promise<FtpReply> | undefined;
-    try {
-      let secured: Promise<DataConnection> | undefined;
-      if (data !== undefined) {
-        const prelim = await this.ctl.command(`STOR ${path}`, 'STOR', wait);
-        if (prelim.code < 100 || prelim.code >= 200) {
-          throw new RefusedBeforeData(`GridFTP server ${this.where}`, 'STOR', {
-            code: prelim.code,
-            text: replySummary(prelim),
-            ...(prelim.code < 300 ? { note: 'the server completed the transfer without opening it' } : {}),
-          });
-        }
-      } else {
-        const addr = await this.passive(wait);
-        const s = await openData(addr, wait);
-        socket = s;
-        this.dataConnections++;
-        await this.ctl.send(`STOR ${path}`);
-        secured = (await this.secureAfterPrelim(s, wait)).secured;
-      }
-      const final = this.finalReply();
-      final.catch(() => undefined);
-      finalP = final;
-      if (secured !== undefined) {
-        const s = socket;
-        data = await bounded(`GridFTP data connection to ${this.opts.host}`, wait, secured, () => s?.destroy());
-      }
-      if (data === undefined) throw new JpError('JP_FTP', `GridFTP data connection to ${this.opts.host}: none after STOR`);
-      this.activeData = data;
-      const early = final.then((r) => (r.code >= 300 ? Promise.reject(this.ctl.replyError('STOR', r)) : new Promise<never>(() => undefined)));
-      early.catch(() => undefined);
-      await Promise.race([sendBlocks(source, data, { ...wait, host: this.opts.host }), early]);
-      const done = await this.ctl.bound('STOR', wait, final);
-      finalP = undefined;
-      if (done.code !== 226 && done.code !== 250) throw this.ctl.replyError('STOR', done);
-      this.activeData = undefined;
-      this.cachedData = data;
-      return reused;
-    } catch (e) {
-      this.activeData = undefined;
-      // Any doubt about the data connection's state: it goes (the next file opens a new one).
-      data?.destroy();
-      socket?.destroy();
-      throw await this.afterFailedTransfer(e, finalP, wait);
-    }
-  }
-
-  /** The transfer's final reply, past any 111/112 restart and performance markers (MODE E; see enterModeE). */
-  private async finalReply(): Promise<FtpReply> {
-    for (;;) {
-      const r = await this.ctl.nextReply();
-      if (r.code >= 200) return r;
-    }
-  }
-
-  /**
-   * After the transfer command went out on a new data connection: start
-   * securing it (DCAU/PROT) while the server's preliminary reply comes; a
-   * refusal before data is a RefusedBeforeData (or our own refusal of the
-   * peer). The handshake still running (the caller reads the final reply
-   * meanwhile).
-   */
-  private async secureAfterPrelim(socket: DataConnection['socket'], wait: WaitOptions): Promise<{ secured: Promise<DataConnection> }> {
-    const secured = secureData(socket, {
-      ...wait,
-      security: this.security,
-      tls: this.tls,
-      check: this.tls.dataCheck(this.serverSubject, this.opts.host),
-      host: this.opts.host,
-    });
-    let ownFailure: unknown;
-    secured.catch((e: unknown) => {
-      ownFailure = e;
-    });
-    const prelim = await this.ctl.read('STOR', wait);
-    if (prelim.code < 100 || prelim.code >= 200) {
-      socket.destroy();
-      await secured.catch(() => undefined);
-      if (ownFailure instanceof JpError && ownFailure.code === 'JP_TLS') throw ownFailure;
-      throw new RefusedBeforeData(`GridFTP server ${this.where}`, 'STOR', {
-        code: prelim.code,
-        text: replySummary(prelim),
-        ...(prelim.code < 300 ? { note: 'the server completed the transfer without opening it' } : {}),
-      });
-    }
-    return { secured };
-  }
-
-  private async passive(wait: WaitOptions): Promise<PassiveAddress> {
-    const useEpsv = this.ipv6 || this.opts.passive === 'EPSV';
-    const r = await this.ctl.command(useEpsv ? 'EPSV' : 'PASV', 'setup', wait);
-    if (r.code !== (useEpsv ? 229 : 227)) throw this.ctl.replyError('setup', r, `after ${useEpsv ? 'EPSV' : 'PASV'}`);
-    try {
-      return useEpsv ? parseEpsv(r.text, this.ctl.endpoint.host) : parsePasv(r.text, this.ctl.endpoint.host);
-    } catch (e) {
-      throw this.ctl.replyError('setup', r, describeError(e));
-    }
-  }
-
-  /** One data transfer; the command that carried it. */
-  private async transfer(path: string, source: Readable, offset: number, wait: WaitOptions): Promise<UploadResult['command']> {
-    let command: UploadResult['command'] = 'STOR';
-    let line = `STOR ${path}`;
-    if (offset > 0 && (this.opts.resume ?? 'ESTO') === 'REST') {
-      const r = await this.ctl.command(`REST ${offset}`, 'setup', wait);
-      if (r.code !== 350) throw this.ctl.replyError('setup', r, 'after REST');
-      command = 'REST+STOR';
-    } else if (offset > 0) {
-      line = `ESTO A ${offset} ${path}`;
-      command = 'ESTO';
-    }
-    const addr = await this.passive(wait);
-    const socket = await openData(addr, wait);
-    this.dataConnections++;
-    let data: DataConnection | undefined;
-    /** The final reply, once the server said 150 (it must be read, or the connection is out of step). */
-    let finalP: Promise<FtpReply> | undefined;
-    try {
-      await this.ctl.send(line);
-      const secured = secureData(socket, {
-        ...wait,
-        security: this.security,
-        tls: this.tls,
-        check: this.tls.dataCheck(this.serverSubject, this.opts.host),
-        host: this.opts.host,
-      });
-      let ownFailure: unknown;
-      secured.catch((e: unknown) => {
-        ownFailure = e;
-      });
-      const prelim = await this.ctl.read('STOR', wait);
-      if (prelim.code < 100 || prelim.code >= 200) {
-        socket.destroy();
-        await secured.catch(() => undefined);
-        // Our own refusal of the data connection's peer is the reason the server then gives up.
-        if (ownFailure instanceof JpError && ownFailure.code === 'JP_TLS') throw ownFailure;
-        throw new RefusedBeforeData(`GridFTP server ${this.where}`, 'STOR', {
-          code: prelim.code,
-          text: replySummary(prelim),
-          ...(prelim.code < 300 ? { note: 'the server completed the transfer without opening it' } : {}),
-        });
-      }
-      const final = this.ctl.nextReply();
-      final.catch(() => undefined);
-      finalP = final;
-      data = await bounded(`GridFTP data connection to ${this.opts.host}`, wait, secured, () => socket.destroy());
-      // A refusal while we send (disk full, …) stops the sending.
-      const early = final.then((r) => (r.code >= 300 ? Promise.reject(this.ctl.replyError('STOR', r)) : new Promise<never>(() => undefined)));
-      early.catch(() => undefined);
-      await Promise.race([pump(source, data, { ...wait, host: this.opts.host }), early]);
-      const done = await this.ctl.bound('STOR', wait, final);
-      finalP = undefined;
-      if (done.code !== 226 && done.code !== 250) throw this.ctl.replyError('STOR', done);
-      return command;
-    } catch (e) {
-      data?.destroy();
-      socket.destroy();
-      throw await this.afterFailedTransfer(e, finalP, wait);
-    }
-  }
-
-  /**
-   * After a transfer failed with its final reply still due: read it (the
-   * server says why: 426, 451…) so the connection stays in step, or end the
-   * connection. A timeout or an abort ends it at once. The error to throw.
-   */
-  private async afterFailedTransfer(e: unknown, finalP: Promise<FtpReply> | undefined, wait: WaitOptions): Promise<unknown> {
-    if (e instanceof FtpReplyError && e.command === 'STOR') return e; // that was the final reply
-    if (finalP === undefined) return e;
-    if (e instanceof JpError && (e.code === 'JP_ABORTED' || e.code === 'JP_TIMEOUT')) {
-      this.destroy();
-      return e;
-    }
-    const r = await this.ctl.bound('STOR', { timeoutMs: Math.min(this.timeoutMs, 10_000), signal: wait.signal }, finalP).catch(() => undefined);
-    if (r === undefined) {
-      this.destroy();
-      return e;
-    }
-    if (r.code >= 400 && !(e instanceof JpError && e.code === 'JP_TLS')) {
-      return new FtpReplyError(`GridFTP server ${this.where}`, 'STOR', { code: r.code, text: replySummary(r), note: describeError(e) }, e);
-    }
-    return e;
   }
 
   /** QUIT and close (bounded; the connection is closed whatever the server does). */
@@ -626,8 +395,7 @@ export class GridFtpClient {
 
   /** Close at once (every socket of this client). */
   destroy(): void {
-    this.activeData?.destroy();
-    this.dropCachedData();
+    this.transfers.destroy();
     this.ctl.destroy();
     this.protection.destroy();
   }
