@@ -22,6 +22,8 @@
  *   one log line, and that message is left alone for 30 s, doubling up to
  *   an hour, while the others go on.
  */
+import { logGateChange } from './gate-log.js';
+import { recordOutcome } from './record-outcome.js';
 import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../core/clock.js';
 import { classify } from '../core/classify.js';
@@ -363,18 +365,8 @@ export class WorkerLoop {
       if (this.gate.state === 'closed') this.waker.wake(); // a probe that said nothing: try another
       return;
     }
-    if (change.kind === 'closed') {
-      this.o.log.warn({
-        ...base, destination: 'unreachable', failures: change.failures, nextProbe: new Date(change.nextProbeAt).toISOString(),
-        downSince: new Date(change.since).toISOString(), reason: change.reason,
-      }, change.failures === 1
-        ? 'destination unreachable: holding the other messages, probing with one'
-        : 'destination still unreachable: probe failed');
-    } else {
-      this.o.log.info({ ...base, destination: 'reachable', downMs: change.downMs, failures: change.failures },
-        'destination answers again: resuming');
-      this.nextRetryScan = 0; // held messages in post/ are due
-    }
+    logGateChange(this.o.log, change, base);
+    if (change.kind === 'reopened') this.nextRetryScan = 0; // held messages in post/ are due
     this.waker.wake();
     this.o.onGateChange?.(change, this.gate.snapshot());
   }
@@ -403,32 +395,10 @@ export class WorkerLoop {
         this.o.onOutcome?.({ ...base, outcome: 'released' });
         return;
       }
-      let reported: OutcomeEvent['outcome'] = outcome.kind;
-      switch (outcome.kind) {
-        case 'delivered':
-          await queue.delivered(msg);
-          this.counts.delivered++;
-          log.info({ ...base, outcome: 'delivered', ...(outcome.note ? { note: outcome.note } : {}) }, 'delivered');
-          break;
-        case 'retry': {
-          const r = await queue.failed(msg, outcome.reason, outcome.upload);
-          if (r.state === 'post') {
-            this.counts.retried++;
-            this.nextRetryScan = Math.min(this.nextRetryScan, r.nextAttemptAt);
-            log.warn({ ...base, outcome: 'retry', attempts: r.attempts, next: new Date(r.nextAttemptAt).toISOString(), reason: outcome.reason }, 'will retry');
-          } else {
-            this.counts.gaveUp++;
-            reported = 'giveup';
-            log.error({ ...base, outcome: 'giveup', reason: r.reason }, 'gave up: retry limit reached');
-          }
-          break;
-        }
-        case 'giveup':
-          await queue.giveUp(msg, outcome.reason);
-          this.counts.gaveUp++;
-          log.error({ ...base, outcome: 'giveup', reason: outcome.reason }, 'gave up');
-          break;
-      }
+      const r = await recordOutcome(queue, msg, outcome, base, log);
+      this.counts[r.counter]++;
+      if (r.nextAttemptAt !== undefined) this.nextRetryScan = Math.min(this.nextRetryScan, r.nextAttemptAt);
+      const reported = r.reported;
       if (this.skips.size > 0) this.skips.clear(`${msg.from}/${msg.name}`); // held back before: done now
       this.o.onOutcome?.({ ...base, outcome: reported });
     } catch (err) {
