@@ -205,9 +205,15 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
   async delivered(msg: ClaimedMessage<P>): Promise<void> {
     this.dropTwin(msg.name);
     const done = this.layout.done;
-    const drop = done === undefined ? unlinkIfExists(msg.path) : moveInto(msg.path, done, msg.name, { now: this.clock.now(), acrossDevices: true });
-    if (msg.from === 'post') await Promise.all([drop, unlinkIfExists(this.at.retry + metaName(msg.name))]);
-    else await drop;
+    if (done === undefined) {
+      const drop = unlinkIfExists(msg.path);
+      if (msg.from === 'post') await Promise.all([drop, unlinkIfExists(this.at.retry + metaName(msg.name))]);
+      else await drop;
+      return;
+    }
+    // Kept in done/: its retry state goes only once the move is made (a failed move leaves the claim with its state).
+    await moveInto(msg.path, done, msg.name, { now: this.clock.now(), acrossDevices: true });
+    if (msg.from === 'post') await unlinkIfExists(this.at.retry + metaName(msg.name));
   }
 
   /**

@@ -24,13 +24,14 @@
  *     nothing is moved or removed and FileReplaced is thrown.
  *  7. `sidecar`: `<target><suffix>` is written (atomically) before the file
  *     appears under the target, and removed again when the source is gone.
- *  8. The target directory is fsynced after a move (unless `syncDir` false).
+ *  8. The target directory is fsynced before the source is removed (unless `syncDir` false; always after a copy): a crash in between leaves two entries, never none.
  *
  * A source that is gone (another process moved it) is not an error:
  * moveNoReplace answers 'gone', moveInto undefined.
  */
 import { constants, promises as fsp, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { JpError, systemCode } from '../core/errors.js';
 import { fsyncDir, unlinkIfExists, writeFileAtomic } from './fs.js';
 
@@ -69,6 +70,8 @@ export const DUMP_NAMES: TakenNames = (name, i, now) => (i === 0 ? name : i === 
 export const COUNTER_NAMES: TakenNames = (name, i) => (i === 0 ? name : `${name}.${i}`);
 
 export interface PlaceOptions {
+  /** Rule 8: the target directory made durable before the source is removed (moveInto: default true; moveNoReplace: only for a copy unless set). */
+  readonly syncDir?: boolean;
   /** Rule 3: what to do where no hard link can be made. Default 'rename'. */
   readonly withoutLink?: 'rename' | 'copy';
   /** Rule 4: copy across file systems. Default false (EXDEV is thrown). */
@@ -86,8 +89,6 @@ export interface MoveIntoOptions extends PlaceOptions {
   readonly tries?: number;
   /** Rule 7. */
   readonly sidecar?: { readonly suffix: string; readonly text: string };
-  /** Rule 8. Default true. */
-  readonly syncDir?: boolean;
   /** Error code when every name is taken. Default 'JP_CONFIG'. */
   readonly takenCode?: 'JP_CONFIG' | 'JP_LOCAL_FILE';
 }
@@ -114,29 +115,50 @@ async function isExpected(path: string, expect: FileIdentity | undefined): Promi
   return st !== undefined && st.isFile() && sameFile(st, expect);
 }
 
-/** Rule 5: a durable copy of `from` linked at `to` (never a partial file under `to`). */
-async function copyInto(from: string, to: string, now: number): Promise<MoveResult> {
+/**
+ * Rule 5: a durable copy of `from` linked at `to` (never a partial file
+ * under `to`). Copied from the file opened without following a symlink
+ * and without blocking on a FIFO: only a regular file (and, with `expect`,
+ * only that one) is copied; anything else is left where it is.
+ */
+async function copyInto(from: string, to: string, now: number, expect: FileIdentity | undefined): Promise<MoveResult> {
   const slash = to.lastIndexOf('/');
   const tmp = `${to.slice(0, slash + 1)}.${to.slice(slash + 1)}.${process.pid}.${now}.tmp`;
+  let src: FileHandle;
   try {
-    await fsp.copyFile(from, tmp, constants.COPYFILE_EXCL);
+    src = await fsp.open(from, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
-    if (systemCode(e) === 'ENOENT' && (await lstatOrUndefined(from)) === undefined) return 'gone';
+    if (systemCode(e) === 'ENOENT') return 'gone';
     throw e;
   }
   try {
-    const fh = await fsp.open(tmp, constants.O_RDONLY);
+    const st = await src.stat({ bigint: true });
+    if (!st.isFile()) throw new JpError('JP_LOCAL_FILE', `${from} is not a regular file: not copied`);
+    if (expect !== undefined && !sameFile(st, expect)) throw new FileReplaced(from);
+    const out = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, Number(st.mode) & 0o777);
     try {
-      await fh.sync();
+      const buf = Buffer.allocUnsafe(1024 * 1024);
+      for (let pos = 0; ; ) {
+        const { bytesRead } = await src.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) break;
+        for (let w = 0; w < bytesRead; ) w += (await out.write(buf, w, bytesRead - w)).bytesWritten;
+        pos += bytesRead;
+      }
+      await out.sync();
     } finally {
-      await fh.close();
+      await out.close();
     }
-    try {
-      await fsp.link(tmp, to);
-    } catch (e) {
-      if (systemCode(e) === 'EEXIST') return 'exists';
-      throw e;
-    }
+  } catch (e) {
+    await unlinkIfExists(tmp).catch(() => false);
+    throw e;
+  } finally {
+    await src.close();
+  }
+  try {
+    await fsp.link(tmp, to);
+  } catch (e) {
+    if (systemCode(e) === 'EEXIST') return 'exists';
+    throw e;
   } finally {
     await unlinkIfExists(tmp).catch(() => false);
   }
@@ -159,6 +181,7 @@ export async function moveNoReplace(from: string, to: string, o: PlaceOptions = 
     how = r;
   }
   if (how === 'renamed') {
+    if (o.syncDir === true) await fsyncDir(dirname(to));
     if (!(await isExpected(to, o.expect))) {
       await moveNoReplace(to, from).catch(() => undefined); // not the file to move: back where it was
       throw new FileReplaced(from);
@@ -170,6 +193,8 @@ export async function moveNoReplace(from: string, to: string, o: PlaceOptions = 
     await unlinkIfExists(to);
     throw new FileReplaced(from);
   }
+  // The new entry is on disk before the old one goes: a crash in between leaves two links (or a copy), never none.
+  if (how === 'copied' || o.syncDir === true) await fsyncDir(dirname(to));
   // only the file that was moved is removed from where it was
   if (await isExpected(from, o.expect)) await unlinkIfExists(from);
   return 'moved';
@@ -192,7 +217,7 @@ async function withoutLink(from: string, to: string, e: unknown, o: PlaceOptions
   }
   const now = o.now ?? Date.now();
   const copy = async (): Promise<Placed | 'exists' | 'gone'> => {
-    const r = await copyInto(from, to, now);
+    const r = await copyInto(from, to, now, o.expect);
     return r === 'moved' ? 'copied' : r;
   };
   if (code === 'EXDEV') {
@@ -230,13 +255,12 @@ export async function moveInto(from: string, dir: string, name: string, o: MoveI
       if (!sameFile(there, src)) continue; // taken by another file (rule 1); the same file: rule 2
     }
     if (o.sidecar !== undefined) await writeFileAtomic(to + o.sidecar.suffix, o.sidecar.text, 0o600);
-    const r = await moveNoReplace(from, to, { ...o, now });
+    const r = await moveNoReplace(from, to, { ...o, now, syncDir: o.syncDir !== false });
     if (r === 'exists') continue;
     if (r === 'gone') {
       if (o.sidecar !== undefined) await unlinkIfExists(to + o.sidecar.suffix);
       return undefined;
     }
-    if (o.syncDir !== false) await fsyncDir(dir);
     return target;
   }
   throw new NamesTaken(o.takenCode ?? 'JP_CONFIG', from, dir, tries);

@@ -3,7 +3,8 @@
  * one rule of what a message is (src/queue/names.ts isMessageEntry).
  */
 import assert from 'node:assert/strict';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -82,6 +83,23 @@ test('rule 4/5: across file systems a copy is made and linked into place, only w
     assert.equal(readFileSync(join(other, 'm'), 'utf8'), 'body');
     assert.deepEqual(ls(other), ['m'], 'no temporary left');
     assert.deepEqual(ls(from), []);
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('rule 5: across file systems only a regular file is copied: a FIFO (never blocking) or a symlink stays where it is', { skip: statSync('/dev/shm', { throwIfNoEntry: false })?.isDirectory() !== true }, async () => {
+  const { from } = await dirs();
+  const other = mkdtempSync('/dev/shm/jp-move-');
+  try {
+    if (statSync(other).dev === statSync(from).dev) return;
+    execFileSync('mkfifo', [join(from, 'fifo')]);
+    await assert.rejects(moveInto(join(from, 'fifo'), other, 'fifo', { acrossDevices: true }), /not a regular file/);
+    writeFileSync(join(from, 'target'), 'secret');
+    symlinkSync(join(from, 'target'), join(from, 'link'));
+    await assert.rejects(moveInto(join(from, 'link'), other, 'link', { acrossDevices: true }), /ELOOP/);
+    assert.deepEqual(ls(other), [], 'nothing copied, no temporary left');
+    assert.deepEqual(ls(from), ['fifo', 'link', 'target']);
   } finally {
     rmSync(other, { recursive: true, force: true });
   }
