@@ -66,7 +66,8 @@ const raw = await yargs(hideBin(process.argv))
     (y) => y.positional('ids', { type: 'string', array: true, describe: 'message ids' }).options(spoolFlags)
       .option('all', { type: 'boolean', describe: 'every message of the selected areas' })
       .option('from', { type: 'string', describe: 'undeliverable | post | both [both]' })
-      .option('subtree', { type: 'string', describe: 'reg | dump | sandbox | jobman [all]' }),
+      .option('subtree', { type: 'string', describe: 'reg | dump | sandbox | jobman [all]' })
+      .option('adopt-legacy', { type: 'boolean', describe: "also move the C importer's claims (work/) into new/ — only once no C importer runs on these spools" }),
     (a) => ops('requeue', async () => {
       const { runRequeue } = await import('../ops/index.js');
       const from = a['from'];
@@ -76,6 +77,7 @@ const raw = await yargs(hideBin(process.argv))
       return runRequeue({
         subtrees: await opsSubtrees(a), all: a['all'] === true, ids: ((a['ids'] as unknown[] | undefined) ?? []).map(String), json: a['json'] === true,
         ...(typeof a['subtree'] === 'string' ? { subtree: a['subtree'] } : {}), ...(from !== undefined ? { from } : {}),
+        adoptLegacy: a['adopt-legacy'] === true,
       }, process.stdout);
     }))
   .command('run-task <name>', 'run one [task NAME] of the configuration file now (what the scheduler would run)',

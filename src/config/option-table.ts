@@ -15,9 +15,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_RETRY_POLICY } from '../queue/retry-state.js';
+import { DEFAULT_LEGACY_WORK_AGE_MS } from '../maildir/legacy-work.js';
 import { DEFAULT_SPOOL_ROOT, PACKAGE_ROOT } from './paths.js';
 import {
-  durationIn, flag, intIn, listenAddress, nonEmpty, oneOf, pathList, pathValue, subjectDn, validateEndpoint, bad, type ValueParser,
+  durationIn, flag, intIn, listenAddress, nonEmpty, offOr, oneOf, pathList, pathValue, subjectDn, validateEndpoint, bad, type ValueParser,
 } from './value-parsers.js';
 
 export type Env = NodeJS.ProcessEnv;
@@ -195,6 +196,13 @@ export const OPTIONS = {
     help: 'give a message up when its first failure is older than this [5d]',
     docs: 'give a message up when its first failure is older than this', shownDefault: '5d',
     parse: durationIn('s', 1000, 365 * 86_400_000), default: () => DEFAULT_RETRY_POLICY.giveUpAfterMs,
+  }),
+  legacyWorkAge: decl<number | null>({
+    flag: 'legacy-work-age', arg: 'DURATION|off', yargs: 'string',
+    help: "take over messages the C importer has held in work/ this long (its consumer died); off: only `requeue --adopt-legacy` [1h]",
+    docs: "a message the C importer has held in `work/` this long is taken over into `new/` (its consumer died; a running C consumer holds one for minutes); `off`: only when an operator runs `jp-importer requeue --adopt-legacy`",
+    shownDefault: '1h',
+    parse: offOr(durationIn('s', 1000, 30 * 86_400_000)), default: () => DEFAULT_LEGACY_WORK_AGE_MS,
   }),
   ftpTls: decl({
     flag: 'ftp-tls', yargs: 'boolean', text: 'boolean',

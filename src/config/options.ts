@@ -35,6 +35,8 @@ export interface ImporterOptions {
   readonly concurrency: number;
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
+  /** Take over the C importer's work/ messages held this long; null: only by `requeue --adopt-legacy`. */
+  readonly legacyWorkAgeMs: number | null;
   /** FTP: AUTH TLS on ftp:// destinations. */
   readonly ftpTls: boolean;
   /** FTP control connections kept per server (= uploads in flight per worker). */
@@ -89,6 +91,7 @@ function assemble(v: OptionValues, workers: WorkerKind[], retryMaxMs: number): I
     concurrency: v.concurrency,
     timeoutMs: v.timeout,
     retry: { firstDelayMs: v.retryFirst, maxDelayMs: retryMaxMs, giveUpAfterMs: v.giveUpAfter, jitter: DEFAULT_RETRY_POLICY.jitter },
+    legacyWorkAgeMs: v.legacyWorkAge,
     ftpTls: v.ftpTls,
     ftpConnections: v.ftpConnections,
     ftpTimeoutMs: v.ftpTimeout,

@@ -62,6 +62,11 @@ export function durationIn(bareUnit: 'ms' | 's', minMs: number, maxMs: number): 
   };
 }
 
+/** `off` (any letter case) → null; anything else is for `inner`. */
+export function offOr<T>(inner: ValueParser<T>): ValueParser<T | null> {
+  return (v, label) => (typeof v === 'string' && v.trim().toLowerCase() === 'off' ? null : inner(v, label));
+}
+
 /** One of a few letters or words, in any letter case. */
 export function oneOf<T extends string>(allowed: readonly T[], fold: 'upper' | 'lower'): ValueParser<T> {
   return (v, label) => {

@@ -47,6 +47,18 @@ export type FailureResult = { readonly state: 'post'; readonly nextAttemptAt: nu
   | { readonly state: 'undeliverable'; readonly reason: string };
 
 
+/** What one housekeeping pass of a queue did (MessageQueue.maintain). */
+export interface QueueMaintenance {
+  /** Messages taken over into incoming, each with how long it had been held where it was found. */
+  readonly adopted: readonly { readonly name: string; readonly heldMs: number }[];
+  /** Entries left alone because a consumer may still be working on them (too young to adopt). */
+  readonly held: number;
+  /** Retry-state files renamed or removed. */
+  readonly sidecars: { readonly renamed: number; readonly orphansRemoved: number };
+  /** Entries that could not be handled, with why (left where they are). */
+  readonly skipped: readonly { readonly entry: string; readonly reason: string }[];
+}
+
 export interface MessageQueue<P = unknown> {
   /** Human-readable identity for logs (usually the root directory). */
   readonly root: string;
@@ -68,6 +80,13 @@ export interface MessageQueue<P = unknown> {
   release(msg: ClaimedMessage<P>): Promise<void>;
   /** Return claims of dead processes of this host to the queue (`skipped`: claims that could not be moved, with why). */
   recover(): Promise<{ recovered: string[]; skipped?: readonly { entry: string; reason: string }[] }>;
+  /**
+   * Periodic housekeeping (at start, then every few minutes): messages
+   * taken over from another program's claims (the C importer's work/, once
+   * no C consumer can still hold them), bookkeeping files tidied. Absent:
+   * nothing to do.
+   */
+  maintain?(now?: number): Promise<QueueMaintenance>;
   /**
    * Throws when claims from `from` cannot work at all (a directory missing,
    * not writable, not a directory): tells a broken queue from one message

@@ -2,7 +2,7 @@
 import { join, dirname } from 'node:path';
 import { validateOptions, type ImporterOptions, type RawOptions } from '../config/options.js';
 import { describeError } from '../core/errors.js';
-import { createLogging, type Logger } from '../core/log.js';
+import { createLogging } from '../core/log.js';
 import { importerOptionsFromEnv, loadConfigFile, mergeOptions, type ConfigFile } from '../config/file.js';
 import { Spool } from '../maildir/spool.js';
 import { consumedSpools } from '../queue/spools.js';
@@ -60,7 +60,7 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   }
 
   try {
-    await prepareSpools(opts, log);
+    await prepareSpools(opts);
   } catch (err) {
     const message = describeError(err);
     log.error({ err: message }, 'cannot prepare the spool directories');
@@ -172,9 +172,9 @@ export async function runDaemon(flags: RawOptions, configPath?: string): Promise
   return 0;
 }
 
-async function prepareSpools(opts: ImporterOptions, log: Logger): Promise<void> {
+async function prepareSpools(opts: ImporterOptions): Promise<void> {
   for (const root of new Set(consumedSpools(opts).map((s) => s.root))) {
-    const { adopted } = await new Spool(root).init();
-    if (adopted > 0) log.warn({ spool: root, adopted }, 'adopted messages from a legacy work/ directory');
+    // The directories only: the C importer's work/ is the workers' to take over, by age (--legacy-work-age).
+    await new Spool(root).init();
   }
 }

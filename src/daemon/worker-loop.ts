@@ -34,6 +34,7 @@ import type { ClaimedMessage, MessageQueue } from '../core/queue.js';
 import { peekJob } from '../messages/peek.js';
 import { Backoff, SkipList } from './backoff.js';
 import { DestinationGate, type GateChange, type GatePolicy, type GateSnapshot } from './destination-gate.js';
+import { Housekeeping } from './housekeeping.js';
 import type { MessageHandler } from '../core/handler.js';
 import { Waker } from './wake.js';
 
@@ -57,6 +58,8 @@ export interface WorkerLoopOptions {
   pollMs: number;
   /** How often post/ is scanned for due retries. */
   retryScanMs: number;
+  /** How often the queue's housekeeping runs (./housekeeping.ts; default a minute). */
+  housekeepingMs?: number;
   clock?: Clock;
   onOutcome?: (e: OutcomeEvent) => void;
   /** Called once the queue is initialised, recovered and watched. */
@@ -101,6 +104,7 @@ export class WorkerLoop {
   private readonly skips: SkipList;
   private done: Promise<void> | undefined;
   private readonly gate: DestinationGate | undefined;
+  private readonly housekeeping: Housekeeping;
 
   constructor(opts: WorkerLoopOptions) {
     this.o = opts;
@@ -108,6 +112,7 @@ export class WorkerLoop {
     this.gate = opts.gate === undefined ? undefined : new DestinationGate(opts.gate);
     this.passBackoff = new Backoff(opts.pollMs, Math.max(opts.pollMs, PASS_BACKOFF_CAP_MS));
     this.skips = new SkipList(opts.holdBackMs ?? MESSAGE_SKIP_FIRST_MS, MESSAGE_SKIP_CAP_MS);
+    this.housekeeping = new Housekeeping(opts.queue, opts.log, opts.housekeepingMs);
     // One abort listener per message in flight (handlers pass the signal on).
     setMaxListeners(opts.concurrency * 4 + 16, this.abort.signal);
   }
@@ -160,6 +165,7 @@ export class WorkerLoop {
     if (!this.stopping) this.state = 'running';
     this.o.onReady?.();
     while (!this.stopping) {
+      this.housekeeping.tick(this.clock.now());
       let claimed = 0;
       let failed: { error: unknown; scan: boolean } | undefined;
       try {
@@ -192,6 +198,7 @@ export class WorkerLoop {
       }
     }
     await Promise.allSettled([...this.inflight]);
+    await this.housekeeping.settled();
     this.waker.close();
     await this.o.handler.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'closing the handler failed'));
     this.state = 'stopped';

@@ -10,6 +10,7 @@ import { isMasterToWorker, WORKER_EXIT, type WorkerToMaster } from './ipc.js';
 import { parseSpec, SPEC_ENV } from './spec.js';
 import { WorkerLoop } from './worker-loop.js';
 import { WorkerStats } from '../metrics/worker-stats.js';
+import { HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 import { Spool } from '../maildir/spool.js';
 import { gatePolicyFromRetry } from './destination-gate.js';
 import { DestinationStatusFile } from './destination-status.js';
@@ -82,6 +83,8 @@ try {
     concurrency: parts.concurrency,
     pollMs: o.pollMs,
     retryScanMs: Math.min(30_000, Math.max(o.pollMs, Math.floor(o.retry.firstDelayMs / 4))),
+    // A message held past --legacy-work-age is taken over within a quarter of that age (at most a minute later).
+    housekeepingMs: o.legacyWorkAgeMs === null ? HOUSEKEEPING_EVERY_MS : Math.min(HOUSEKEEPING_EVERY_MS, Math.max(1000, Math.floor(o.legacyWorkAgeMs / 4))),
     onOutcome: (e) => {
       stats.record(e);
       if (!progressReported) {

@@ -38,7 +38,7 @@ export async function createWorkerParts(spec: WorkerSpec, log: Logger, hooks: Wo
       const client = primaryClientFor(spec, o.jpps, log, o.concurrency);
       // Unusable credentials: fail at start (restarted with backoff) instead of failing every message.
       await client.identity();
-      return { queue: new Spool(spec.spool, { policy: o.retry }), handler: createRegistrationHandler(client), concurrency: o.concurrency };
+      return { queue: new Spool(spec.spool, { policy: o.retry, legacyWorkAgeMs: o.legacyWorkAgeMs }), handler: createRegistrationHandler(client), concurrency: o.concurrency };
     }
     case 'jobman': {
       if (o.jobmanConfig === undefined) throw new JpError('JP_CONFIG', 'the jobman worker needs --jobman-config');
@@ -46,7 +46,7 @@ export async function createWorkerParts(spec: WorkerSpec, log: Logger, hooks: Wo
       const { createJobmanHandler, JobmanQueue, loadJobmanConfig } = await import('../jobman/index.js');
       const config = loadJobmanConfig(o.jobmanConfig, process.env);
       const queue: MessageQueue = o.jobmanMdir !== undefined
-        ? new Spool(o.jobmanMdir, { policy: o.retry })
+        ? new Spool(o.jobmanMdir, { policy: o.retry, legacyWorkAgeMs: o.legacyWorkAgeMs })
         : JobmanQueue.fromConfig(config, {
           policy: o.retry,
           onControl: (kind) => hooks.onControl(kind),
@@ -128,5 +128,5 @@ async function createUploadParts(spec: WorkerSpec, kind: 'dump' | 'sandbox', log
       await Promise.all([...clients.values()].map((c) => c.close()));
     },
   };
-  return { queue: new Spool(spec.spool, { policy: o.retry }), handler, concurrency: o.ftpConnections };
+  return { queue: new Spool(spec.spool, { policy: o.retry, legacyWorkAgeMs: o.legacyWorkAgeMs }), handler, concurrency: o.ftpConnections };
 }

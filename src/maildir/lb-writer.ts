@@ -1,6 +1,6 @@
 /**
  * Stores a message exactly as the LB C library does (docs/spool-protocol.md "Storing"):
- * `<sec>_<usec>.<host>` created O_EXCL 0600 in tmp/ (retrying on EEXIST),
+ * `<sec>_<usec>.<host>` (printed `%ld_%ld`: 1796621549_62832.host) created O_EXCL 0600 in tmp/ (retrying on EEXIST),
  * written, fsynced, hard-linked into new/, and the tmp/ link KEPT. Used by
  * tests, the demo and benchmarks to play the LB server's part.
  */
@@ -17,7 +17,8 @@ export async function storeLikeLb(root: string, body: string | Uint8Array, host 
     // microsecond clock, made strictly increasing within this process
     const nowUsec = Math.max(Math.floor(performance.timeOrigin * 1000 + performance.now() * 1000), lastUsec + 1);
     lastUsec = nowUsec;
-    const name = `${Math.floor(nowUsec / 1e6)}_${String(nowUsec % 1e6).padStart(6, '0')}.${host}`;
+    // `%ld_%ld.%s`: the microseconds are not zero-padded (spec/maildir.md §5)
+    const name = `${Math.floor(nowUsec / 1e6)}_${nowUsec % 1e6}.${host}`;
     try {
       await writeNewFile(join(root, 'tmp', name), body, 0o600);
     } catch (e) {

@@ -10,12 +10,14 @@
  *   cur/ ─give up→ undeliverable/ (+ .meta with the reason)
  *   cur/ of a dead process ─recover→ post/ (with retry state) or new/
  *   post/, undeliverable/ ─requeue→ cur/ (the requeuer's claim) → new/
- *   work/ (the C importer's claims) ─init→ new/
+ *   work/ (the C importer's claims) ─older than --legacy-work-age, or requeue --adopt-legacy→ new/
+ *
+ * init() only makes the directories: producers call it too, and none of
+ * them may touch work/ while a C consumer works there (./legacy-work.ts).
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
-import { describeError, systemCode } from '../core/errors.js';
-import type { ClaimedMessage, FailureResult } from '../core/queue.js';
+import { systemCode } from '../core/errors.js';
+import type { ClaimedMessage, FailureResult, QueueMaintenance } from '../core/queue.js';
 import { DirQueue, type DirQueueOptions, type IsAlive, type QueueLayout, type RequeueResult, type SkippedEntry } from '../queue/dir-queue.js';
 import { ensureDir, fsyncDir, unlinkIfExists, writeNewFile } from '../queue/fs.js';
 import { DIR_MODE, FILE_MODE, LEGACY_WORK_DIR, pathOf, SPOOL_DIRS, dirOf, type SpoolDir } from '../queue/layout.js';
@@ -23,8 +25,15 @@ import { holderAlive } from '../queue/liveness.js';
 import { badMessageName, generateName } from '../queue/names.js';
 import { parseMeta, type MessageMeta } from '../queue/retry-state.js';
 import { parsePendingUpload, type PendingUpload } from '../messages/pending-upload.js';
+import { adoptLegacyWork, DEFAULT_LEGACY_WORK_AGE_MS, type LegacyAdoption } from './legacy-work.js';
 
-export type SpoolOptions = DirQueueOptions<PendingUpload>;
+export { DEFAULT_LEGACY_WORK_AGE_MS };
+
+
+export interface SpoolOptions extends DirQueueOptions<PendingUpload> {
+  /** Take over work/ messages held this long (default DEFAULT_LEGACY_WORK_AGE_MS); null: only when an operator says so. */
+  legacyWorkAgeMs?: number | null;
+}
 
 /**
  * The retry state of a dump or sandbox message may carry the upload its
@@ -37,7 +46,7 @@ export function parseSpoolMeta(text: string): MessageMeta<PendingUpload> | undef
 export type { ClaimedMessage, FailureResult, IsAlive, RequeueResult, SkippedEntry };
 
 export interface StoreOptions {
-  /** Keep the tmp/ link as the LB C library does (tests of compatibility). */
+  /** Keep the tmp/ link as the LB C library does (default: yes; false only where no C importer can read the spool). */
   keepTmpLink?: boolean;
 }
 
@@ -61,45 +70,53 @@ export function maildirLayout(root: string): QueueLayout {
 }
 
 export class Spool extends DirQueue<PendingUpload> {
+  private readonly legacyWorkAgeMs: number | null;
+
   constructor(root: string, opts: SpoolOptions = {}) {
-    super(root, maildirLayout(root), { payload: parsePendingUpload, ...opts });
+    const { legacyWorkAgeMs, ...queueOpts } = opts;
+    super(root, maildirLayout(root), { payload: parsePendingUpload, ...queueOpts });
+    this.legacyWorkAgeMs = legacyWorkAgeMs === undefined ? DEFAULT_LEGACY_WORK_AGE_MS : legacyWorkAgeMs;
   }
 
   dir(d: SpoolDir): string {
     return dirOf(this.root, d);
   }
 
-  /**
-   * Create the directories (0700) and adopt messages left in a legacy work/.
-   * An entry that cannot be moved is left there and listed in `skipped`.
-   */
-  override async init(): Promise<{ adopted: number; skipped: SkippedEntry[] }> {
+  /** Create the directories (0700). Nothing else: producers call this too. */
+  override async init(): Promise<Record<string, never>> {
     await ensureDir(this.root, DIR_MODE);
     for (const d of SPOOL_DIRS) await ensureDir(this.dir(d), DIR_MODE);
-    let adopted = 0;
-    const skipped: SkippedEntry[] = [];
-    const work = dirOf(this.root, LEGACY_WORK_DIR);
-    try {
-      for await (const e of await fsp.opendir(work)) {
-        if (e.name.startsWith('.')) continue;
-        try {
-          if ((await this.moveNoClobber(join(work, e.name), this.dir('new'), e.name)) !== undefined) adopted++;
-        } catch (err) {
-          skipped.push({ entry: `${LEGACY_WORK_DIR}/${e.name}`, reason: describeError(err) });
-        }
-      }
-    } catch (e) {
-      if (systemCode(e) !== 'ENOENT') throw e;
-    }
-    return { adopted, skipped };
+    return {};
   }
 
-  /** Store a message durably: tmp/ (O_EXCL, 0600) → write → fsync → link into new/. */
+  /**
+   * Take over the C importer's claims in work/ held at least `minAgeMs`
+   * (0: all of them — only when no C consumer runs on this spool).
+   */
+  adoptLegacyWork(minAgeMs: number, now = this.clock.now()): Promise<LegacyAdoption> {
+    return adoptLegacyWork(dirOf(this.root, LEGACY_WORK_DIR), this.dir('new'), minAgeMs, now, (from, dir, name) => this.moveNoClobber(from, dir, name));
+  }
+
+  /** The daemon's housekeeping: work/ claims past --legacy-work-age (unless off), then the retry sidecars. */
+  override async maintain(now = this.clock.now()): Promise<QueueMaintenance> {
+    const legacy = this.legacyWorkAgeMs === null ? undefined : await this.adoptLegacyWork(this.legacyWorkAgeMs, now);
+    const rest = await super.maintain(now);
+    return legacy === undefined ? rest : { ...rest, adopted: legacy.adopted, held: legacy.held, skipped: [...legacy.skipped, ...rest.skipped] };
+  }
+
+  /**
+   * Store a message durably: tmp/ (O_EXCL, 0600) → write → fsync → link
+   * into new/. The tmp/ link is kept, as the LB C library keeps it: a C
+   * importer on the same spool links it back into post/ when an attempt
+   * fails, and loses the message when it is missing (spec/maildir.md §5);
+   * every consumer removes it on delivery.
+   */
   async store(body: string | Uint8Array, opts: StoreOptions = {}): Promise<string> {
     const name = await this.writeTmp(body);
     const linked = await this.linkIntoNew(name);
     await fsyncDir(this.dir('new'));
-    if (opts.keepTmpLink !== true) await unlinkIfExists(pathOf(this.root, 'tmp', name));
+    // Under another name in new/ it is no twin any more: no reader would remove it.
+    if (opts.keepTmpLink === false || linked !== name) await unlinkIfExists(pathOf(this.root, 'tmp', name));
     return linked;
   }
 

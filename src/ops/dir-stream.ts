@@ -6,7 +6,9 @@
 import { promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { systemCode } from '../core/errors.js';
+import { join } from 'node:path';
 import { readBounded } from '../queue/fs.js';
+import { metaName, retryMetaName } from '../queue/names.js';
 import { parseSpoolMeta } from '../maildir/spool.js';
 import type { MessageMeta } from '../queue/retry-state.js';
 
@@ -33,4 +35,9 @@ export async function readMetaFile(path: string): Promise<MessageMeta | undefine
   } catch {
     return undefined;
   }
+}
+
+/** The retry state of a message in `postDir`: its hidden sidecar, else one an earlier version left visible. */
+export async function readRetryMeta(postDir: string, name: string): Promise<MessageMeta | undefined> {
+  return (await readMetaFile(join(postDir, retryMetaName(name)))) ?? readMetaFile(join(postDir, metaName(name)));
 }

@@ -1,6 +1,6 @@
 /** The `requeue` report: JSON shape (version 1) and its text rendering (pure). */
 import type { LocationState } from './locate.js';
-import { plural, printable } from './output.js';
+import { formatAge, plural, printable } from './output.js';
 
 export const REQUEUE_VERSION = 1;
 export type RequeueArea = 'undeliverable' | 'post';
@@ -18,7 +18,8 @@ export interface AreaCount {
 
 export interface RequeueReport {
   readonly version: typeof REQUEUE_VERSION;
-  readonly mode: 'all' | 'ids';
+  /** `adopt`: --adopt-legacy alone. */
+  readonly mode: 'all' | 'ids' | 'adopt';
   /** Distinct ids asked for (0 with --all). */
   readonly requested: number;
   /** Areas searched, in order. */
@@ -30,6 +31,8 @@ export interface RequeueReport {
   movedTotal: number;
   movedListTruncated: boolean;
   counts: AreaCount[];
+  /** With --adopt-legacy: messages moved from the C importer's work/ into new/, and how long they had been held there. */
+  adopted: { readonly id: string; readonly subtree: string; readonly heldMs: number }[];
   /** Requested ids not in the searched areas; seenIn tells where they are instead. */
   notFound: { readonly id: string; readonly seenIn: { readonly subtree: string; readonly state: LocationState }[] }[];
   conflicts: { readonly id: string; readonly subtree: string; readonly from: RequeueArea }[];
@@ -60,6 +63,8 @@ export function formatRequeue(r: RequeueReport): string {
     for (const m of shown) lines.push(`  ${printable(m.id)}  ${m.subtree} ${m.from}/ → new/`);
     if (r.movedTotal > shown.length) lines.push(`  … and ${r.movedTotal - shown.length} more (--json lists up to 10,000)`);
   }
+  for (const a of r.adopted) lines.push(`adopted ${printable(a.id)}: ${a.subtree} work/ → new/ (held there ${formatAge(a.heldMs)})`);
+  if (r.adopted.length > 0 || (r.mode === 'adopt' && r.errors.length === 0)) lines.push(`adopted ${plural(r.adopted.length, 'message')} from work/`);
   for (const n of r.notFound) {
     const seen = n.seenIn.length === 0 ? 'not in any state'
       : `it is in ${n.seenIn.map((s) => `${printable(s.subtree)} ${s.state}/`).join(', ')}`;
@@ -69,7 +74,7 @@ export function formatRequeue(r: RequeueReport): string {
     lines.push(`not moved: ${printable(c.id)} in ${c.subtree} ${c.from}/: new/ already holds a message of that name`);
   }
   for (const s of r.skipped) lines.push(`skipped ${printable(s.subtree)}: ${printable(s.reason)}`);
-  if (r.errors.length === 0) {
+  if (r.errors.length === 0 && r.mode !== 'adopt') {
     const asked = r.mode === 'ids' ? ` (${plural(r.requested, 'id')} requested)` : '';
     lines.push(`requeued ${plural(r.movedTotal, 'message')}${asked}`);
   }

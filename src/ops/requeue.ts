@@ -7,6 +7,12 @@
  * workers run: a worker claiming it from post/ at the same moment cannot
  * leave it in two places.
  *
+ * `--adopt-legacy` also moves every message the C importer holds in
+ * work/ into new/ — only when no C importer runs on that spool any more
+ * (spec/maildir.md §5: a C consumer holds work/X for its whole
+ * transaction). The daemon itself takes over only what has been held there
+ * longer than --legacy-work-age.
+ *
  * Exit codes: 0 every requested message moved (or nothing to do with
  * --all); 1 some ids not found (or not moved because new/ already holds
  * that name); 2 error or bad arguments (neither --all nor ids, both,
@@ -35,6 +41,8 @@ export interface RequeueOptions {
   readonly ids: readonly string[];
   /** Where from: default both (undeliverable/, then post/). */
   readonly from?: 'undeliverable' | 'post' | 'both';
+  /** Move the C importer's claims (work/) into new/ too. */
+  readonly adoptLegacy?: boolean;
   readonly json: boolean;
 }
 
@@ -49,7 +57,7 @@ function areasOf(from: RequeueOptions['from']): RequeueArea[] | undefined {
 
 function badArgs(o: RequeueOptions): string | undefined {
   if (o.all && o.ids.length > 0) return 'give either --all or message ids, not both';
-  if (!o.all && o.ids.length === 0) return 'give the ids of the messages to requeue, or --all';
+  if (!o.all && o.ids.length === 0 && o.adoptLegacy !== true) return 'give the ids of the messages to requeue, or --all, or --adopt-legacy';
   if (areasOf(o.from) === undefined) return `--from: must be undeliverable, post or both, got ${JSON.stringify(o.from)}`;
   if (o.subtrees.length === 0) return 'no spool subtrees given';
   if (o.subtree !== undefined && !o.subtrees.some((t) => t.name === o.subtree)) {
@@ -68,8 +76,8 @@ export async function runRequeue(opts: RequeueOptions, out: Writable, err: Writa
   const areas = areasOf(opts.from) ?? [];
   const ids = [...new Set(opts.ids)];
   const r: RequeueReport = {
-    version: REQUEUE_VERSION, mode: opts.all ? 'all' : 'ids', requested: opts.all ? 0 : ids.length, from: areas,
-    subtrees: [], moved: [], movedTotal: 0, movedListTruncated: false, counts: [], notFound: [], conflicts: [],
+    version: REQUEUE_VERSION, mode: opts.all ? 'all' : ids.length === 0 && opts.adoptLegacy === true ? 'adopt' : 'ids', requested: opts.all ? 0 : ids.length, from: areas,
+    subtrees: [], moved: [], movedTotal: 0, movedListTruncated: false, counts: [], adopted: [], notFound: [], conflicts: [],
     skipped: [], errors: [], exitCode: EXIT_OK,
   };
   if (bad !== undefined) {
@@ -84,9 +92,10 @@ export async function runRequeue(opts: RequeueOptions, out: Writable, err: Writa
         continue;
       }
       r.subtrees.push(t.name);
+      if (opts.adoptLegacy === true) await adoptLegacy(t, r);
       if (opts.all) await requeueAll(t, areas, r);
     }
-    if (!opts.all) await requeueIds(selected.filter((t) => r.subtrees.includes(t.name)), ids, areas, r);
+    if (!opts.all && ids.length > 0) await requeueIds(selected.filter((t) => r.subtrees.includes(t.name)), ids, areas, r);
   }
   r.exitCode = r.errors.length > 0 ? EXIT_ERROR : r.notFound.length > 0 || r.conflicts.length > 0 ? EXIT_ATTENTION : EXIT_OK;
   for (const e of r.errors) await write(err, `jp-importer requeue: ${e}\n`);
@@ -99,6 +108,17 @@ function record(r: RequeueReport, id: string, subtree: string, from: RequeueArea
   r.movedTotal++;
   if (r.moved.length < MOVED_LIST_LIMIT) r.moved.push({ id, subtree, from });
   else r.movedListTruncated = true;
+}
+
+/** Every message in work/ (the C importer's claims), whatever its age, into new/. */
+async function adoptLegacy(t: OpsSubtree, r: RequeueReport): Promise<void> {
+  try {
+    const { adopted, skipped } = await new Spool(t.root).adoptLegacyWork(0);
+    for (const a of adopted) r.adopted.push({ id: a.name, subtree: t.name, heldMs: a.heldMs });
+    for (const k of skipped) r.errors.push(`${t.name}: ${k.entry}: ${k.reason}`);
+  } catch (e) {
+    r.errors.push(`${t.name}: work/: ${describeError(e)}`);
+  }
 }
 
 async function requeueAll(t: OpsSubtree, areas: RequeueArea[], r: RequeueReport): Promise<void> {

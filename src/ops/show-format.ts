@@ -9,7 +9,7 @@ export const STATE_MEANING: Readonly<Record<LocationState, string>> = {
   cur: 'claimed by a worker (being delivered)',
   post: 'failed temporarily, waiting for a retry',
   undeliverable: "given up (retry it with 'jp-importer requeue <id>')",
-  work: "in the C importer's work/ (adopted into new/ when the daemon starts)",
+  work: "in the C importer's work/ (taken over into new/ once held longer than --legacy-work-age, or by requeue --adopt-legacy)",
   tmp: 'only in tmp/: being written by a producer, or a leftover link',
 };
 

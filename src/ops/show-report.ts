@@ -8,7 +8,7 @@ import { describeError, systemCode } from '../core/errors.js';
 import { metaName, parseClaimName } from '../queue/names.js';
 import type { IsAlive } from '../maildir/spool.js';
 import type { MessageMeta } from '../queue/retry-state.js';
-import { readMetaFile } from './dir-stream.js';
+import { readMetaFile, readRetryMeta } from './dir-stream.js';
 import { HEX_BYTES, viewBody, type BodyView } from './body.js';
 import { baseName, type Location } from './locate.js';
 import type { HolderState } from './status-report.js';
@@ -89,10 +89,11 @@ async function readHead(path: string, limit: number): Promise<{ head: Buffer; si
   }
 }
 
-function metaPath(loc: Location, name: string): string | undefined {
-  if (loc.state === 'undeliverable') return join(loc.root, 'undeliverable', metaName(name));
-  if (loc.state === 'post' || loc.state === 'cur' || loc.state === 'new') return join(loc.root, 'post', metaName(name));
-  return undefined;
+/** The record beside a given-up message, or the retry state (kept in post/ while the message is anywhere else). */
+function readRecord(loc: Location, name: string): Promise<MessageMeta | undefined> {
+  if (loc.state === 'undeliverable') return readMetaFile(join(loc.root, 'undeliverable', metaName(name)));
+  if (loc.state === 'post' || loc.state === 'cur' || loc.state === 'new') return readRetryMeta(join(loc.root, 'post'), name);
+  return Promise.resolve(undefined);
 }
 
 /**
@@ -111,8 +112,7 @@ export async function gather(id: string, loc: Location, others: Location[], o: G
   }
   const st = file ?? (await fsp.lstat(loc.path).catch(() => undefined));
   if (st === undefined) return undefined;
-  const mp = metaPath(loc, name);
-  const retry = mp === undefined ? undefined : await readMetaFile(mp);
+  const retry = await readRecord(loc, name);
   const c = loc.state === 'cur' ? parseClaimName(loc.entry) : undefined;
   const live = c === undefined || c.host !== o.host ? { state: 'other-host' as const, pidReused: false } : liveness(o.isAlive, c.pid, c.life);
   const claim: ShowClaim | null = c === undefined ? null : {

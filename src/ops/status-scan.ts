@@ -11,7 +11,7 @@ import { holderTag, metaName, parseClaimName } from '../queue/names.js';
 import type { IsAlive } from '../maildir/spool.js';
 import { readDestinationRecords } from '../maildir/destination-file.js';
 import { eachMessage } from '../queue/list.js';
-import { lstatIfExists, readMetaFile } from './dir-stream.js';
+import { lstatIfExists, readMetaFile, readRetryMeta } from './dir-stream.js';
 import { ErrorTally } from './error-groups.js';
 import { SmallestK } from './oldest.js';
 import type {
@@ -149,7 +149,7 @@ async function scanPost(dir: string, o: ScanOptions, errors: ErrorTally): Promis
   let next: number | undefined;
   s.missing = !(await eachMessage(dir, async (name) => {
     s.count++;
-    const [st, meta] = await Promise.all([lstatIfExists(join(dir, name)), readMetaFile(join(dir, metaName(name)))]);
+    const [st, meta] = await Promise.all([lstatIfExists(join(dir, name)), readRetryMeta(dir, name)]);
     if (st !== undefined) {
       if (next === undefined || st.mtimeMs < next) next = st.mtimeMs;
       if (st.mtimeMs <= o.now) s.dueNow++;

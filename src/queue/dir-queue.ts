@@ -8,7 +8,7 @@
  *
  *   incoming ─claim→ claimed/<name>:<pid>-<life>@<host>   (one rename: who holds it is in the name)
  *   claimed ─delivered→ removed (with its producer's twin), or moved into done/
- *   claimed ─retry→ retry/<name> (+ <name>.meta, mtime = next attempt) ─due→ claimed
+ *   claimed ─retry→ retry/<name> (+ .<name>.meta, mtime = next attempt) ─due→ claimed
  *   claimed ─give up→ givenUp/<name> (+ <name><givenUpSuffix>: the retry state with the reason)
  *   claimed of a dead process of this host ─recover→ retry (it has retry state) or incoming
  *   retry, givenUp ─requeue→ claimed (the requeuer's claim) → incoming, retry state dropped
@@ -25,11 +25,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import { describeError, systemCode } from '../core/errors.js';
-import type { ClaimedMessage, FailureResult, MessageQueue } from '../core/queue.js';
+import type { ClaimedMessage, FailureResult, MessageQueue, QueueMaintenance } from '../core/queue.js';
 import { fsyncDir, readBounded, readSidecar, renameIfExists, renameIfExistsSync, unlinkIfExists, unlinkIfExistsSync, writeFileAtomic } from './fs.js';
 import { holderAlive, ownLife } from './liveness.js';
 import { moveInto, moveNoReplace } from './move.js';
-import { claimName, isMessageEntry, metaName, parseClaimName, sanitizeHost } from './names.js';
+import { sweepRetrySidecars } from './retry-sidecars.js';
+import { claimName, isMessageEntry, metaName, parseClaimName, retryMetaName, sanitizeHost } from './names.js';
 import {
   afterFailure, DEFAULT_RETRY_POLICY, giveUpMeta, parseMeta, serializeMeta, type MessageMeta, type PayloadCheck, type RetryPolicy,
 } from './retry-state.js';
@@ -40,7 +41,7 @@ export interface QueueLayout {
   readonly incoming: string;
   /** Claimed messages, being processed. */
   readonly claimed: string;
-  /** Messages waiting for their next attempt, with their `.meta`. */
+  /** Messages waiting for their next attempt, with their retry state (`.<name>.meta`). */
   readonly retry: string;
   /** Messages given up, with the reason beside them. */
   readonly givenUp: string;
@@ -207,13 +208,13 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
     const done = this.layout.done;
     if (done === undefined) {
       const drop = unlinkIfExists(msg.path);
-      if (msg.from === 'post') await Promise.all([drop, unlinkIfExists(this.at.retry + metaName(msg.name))]);
+      if (msg.from === 'post') await Promise.all([drop, this.dropRetryState(msg.name)]);
       else await drop;
       return;
     }
     // Kept in done/: its retry state goes only once the move is made (a failed move leaves the claim with its state).
     await moveInto(msg.path, done, msg.name, { now: this.clock.now(), acrossDevices: true });
-    if (msg.from === 'post') await unlinkIfExists(this.at.retry + metaName(msg.name));
+    if (msg.from === 'post') await this.dropRetryState(msg.name);
   }
 
   /**
@@ -227,7 +228,9 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
     // the payload in it is `payload`: a P
     const meta = decision.meta as MessageMeta<P>;
     if (decision.action === 'giveup') return this.keepGivenUp(msg, meta);
-    await writeFileAtomic(this.at.retry + metaName(msg.name), serializeMeta(meta), FILE_MODE);
+    await writeFileAtomic(this.at.retry + retryMetaName(msg.name), serializeMeta(meta), FILE_MODE);
+    // An earlier version's visible sidecar would be taken by a C importer's retry scan as a message.
+    if (msg.from === 'post') await unlinkIfExists(this.at.retry + metaName(msg.name));
     const due = new Date(meta.nextAttemptAt);
     try {
       // lutimes: a symlink's own time, never its target's
@@ -280,6 +283,12 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
     return { recovered, foreign, skipped };
   }
 
+  /** Housekeeping: the retry-state sidecars of retry (./retry-sidecars.ts). */
+  async maintain(now = this.clock.now()): Promise<QueueMaintenance> {
+    const sweep = await sweepRetrySidecars(this.layout.retry, now);
+    return { adopted: [], held: 0, sidecars: { renamed: sweep.renamed, orphansRemoved: sweep.orphansRemoved }, skipped: sweep.skipped };
+  }
+
   /**
    * Operator's requeue: move a message from retry or given-up back to
    * incoming with its retry state dropped (attempts start again). Safe
@@ -294,14 +303,14 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
   async requeueMessage(name: string, from: 'post' | 'undeliverable'): Promise<RequeueResult> {
     if (this.layout.nameProblem(name) !== undefined) return 'gone';
     const fromDir = from === 'post' ? this.layout.retry : this.layout.givenUp;
-    const sidecar = from === 'post' ? metaName(name) : name + this.layout.givenUpSuffix;
+    const sidecar = from === 'post' ? retryMetaName(name) : name + this.layout.givenUpSuffix;
     const claimed = this.at.claimed + claimName(name, this.pid, this.host, this.life);
     const into = this.at.incoming + name;
     if ((await fsp.lstat(into).catch(() => undefined)) !== undefined) return 'exists';
     if (!(await renameIfExists(join(fromDir, name), claimed))) return 'gone';
     // The retry state goes while the message is ours: once in incoming, a worker may claim it and write a new one.
     await unlinkIfExists(join(fromDir, sidecar));
-    if (from === 'undeliverable') await unlinkIfExists(this.at.retry + metaName(name));
+    await this.dropRetryState(name);
     const moved = await moveNoReplace(claimed, into).catch(async (e: unknown) => {
       await this.moveNoClobber(claimed, fromDir, name); // put it back; the error is the caller's
       throw e;
@@ -334,13 +343,19 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
    * start again, nothing is lost but the history).
    */
   async readMeta(state: 'post' | 'undeliverable', name: string): Promise<MessageMeta<P> | undefined> {
-    const path = state === 'post' ? this.at.retry + metaName(name) : join(this.layout.givenUp, name + this.layout.givenUpSuffix);
-    try {
-      const text = await readSidecar(path, MAX_META_BYTES);
-      return text === undefined ? undefined : parseMeta(text, this.payload);
-    } catch {
-      return undefined;
+    // In post/: the hidden sidecar, else one an earlier version left visible.
+    const paths = state === 'post'
+      ? [this.at.retry + retryMetaName(name), this.at.retry + metaName(name)]
+      : [join(this.layout.givenUp, name + this.layout.givenUpSuffix)];
+    for (const path of paths) {
+      try {
+        const text = await readSidecar(path, MAX_META_BYTES);
+        if (text !== undefined) return parseMeta(text, this.payload);
+      } catch {
+        return undefined;
+      }
     }
+    return undefined;
   }
 
   /** Claim `name` straight out of incoming and keep it given up with `reason`; the name it was kept under. */
@@ -366,8 +381,13 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
       now: this.clock.now(), acrossDevices: true, sidecar: { suffix: this.layout.givenUpSuffix, text: serializeMeta(meta) },
     });
     this.dropTwin(name);
-    await unlinkIfExists(this.at.retry + metaName(name));
+    await this.dropRetryState(name);
     return kept;
+  }
+
+  /** Remove a message's retry state in retry: the hidden sidecar and an earlier version's visible one. */
+  private async dropRetryState(name: string): Promise<void> {
+    await Promise.all([unlinkIfExists(this.at.retry + retryMetaName(name)), unlinkIfExists(this.at.retry + metaName(name))]);
   }
 
   /**

@@ -10,7 +10,12 @@
  * (`<start ticks>-<boot id prefix>`, see ./liveness.ts) tells a reused pid
  * apart; `<name>:<pid>@<host>` (older versions, or no /proc) is read too.
  *
- * Sidecars: `<name>.meta` beside a message in post/ and undeliverable/.
+ * Sidecars: the retry state of a message waiting in post/ is
+ * `post/.<name>.meta` — a hidden name, because the C importer's retry scan
+ * takes every name in post/ that does not start with '.' (spec/maildir.md
+ * §5); `post/<name>.meta` (earlier versions of this port) is still read
+ * and renamed. Beside a given-up message: `undeliverable/<name>.meta`
+ * (nothing of the C world reads undeliverable/, and operators look there).
  */
 import { LIFE_PATTERN } from './liveness.js';
 
@@ -110,8 +115,21 @@ export function parseClaimName(claimed: string): ClaimParts | undefined {
   return h === undefined ? undefined : { name: claimed.slice(0, colon), ...h };
 }
 
+/** The record beside a given-up message (`undeliverable/<name>.meta`); also the legacy retry-state name in post/. */
 export function metaName(name: string): string {
   return name + META_SUFFIX;
+}
+
+/** The retry state beside a message in post/: hidden from the C importer's retry scan. */
+export function retryMetaName(name: string): string {
+  return `.${name}${META_SUFFIX}`;
+}
+
+/** The message a hidden retry-state name belongs to (`.<name>.meta` → `<name>`), or undefined for other names. */
+export function messageOfRetryMeta(entry: string): string | undefined {
+  if (!entry.startsWith('.') || !entry.endsWith(META_SUFFIX)) return undefined;
+  const name = entry.slice(1, -META_SUFFIX.length);
+  return badMessageName(name) === undefined ? name : undefined;
 }
 
 export function isMetaName(entry: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * Retry state kept on disk beside a message (`post/<name>.meta`,
+ * Retry state kept on disk beside a message (`post/.<name>.meta`,
  * `undeliverable/<name>.meta`): pure types, (de)serialisation and the
  * backoff policy. The next-attempt time is also the message file's mtime in
  * post/, so a scan needs one stat per entry and no read.

@@ -108,9 +108,9 @@ test('queue: failed → retry area with meta and due time; due again later; give
     const r = await q.failed(m, 'database down');
     assert.deepEqual(r, { state: 'post', nextAttemptAt: clock.t + HOUR, attempts: 1 });
     const retry = join(dir, '.jp-jobman/00/retry');
-    assert.deepEqual(ls(retry), ['c.req', 'c.req.meta']);
+    assert.deepEqual(ls(retry), ['.c.req.meta', 'c.req']);
     assert.equal(statSync(join(retry, 'c.req')).mtimeMs, clock.t + HOUR);
-    assert.equal(parseMeta(readFileSync(join(retry, 'c.req.meta'), 'utf8'))?.lastError, 'database down');
+    assert.equal(parseMeta(readFileSync(join(retry, '.c.req.meta'), 'utf8'))?.lastError, 'database down');
     assert.deepEqual(await names(q.scanDue(clock.t)), []);
     clock.t += HOUR;
     assert.deepEqual(await names(q.scanDue()), ['c.req']);

@@ -32,14 +32,17 @@ test('init creates tmp new cur post undeliverable with mode 0700', async (t) => 
   }
 });
 
-test('store: tmp → fsync → link into new/, file 0600, tmp removed, names unique', async (t) => {
+test('store: tmp → fsync → link into new/, file 0600, tmp link kept as the LB library keeps it (unless asked), names unique', async (t) => {
   const root = await tempDir(t);
   const spool = new Spool(root);
   await spool.init();
   const names = await Promise.all(Array.from({ length: 50 }, (_, i) => spool.store(`body ${i}`)));
   assert.equal(new Set(names).size, 50);
-  assert.deepEqual(await ls(join(root, 'tmp')), []);
-  assert.equal((await ls(join(root, 'new'))).length, 50);
+  assert.deepEqual(await ls(join(root, 'tmp')), [...names].sort(), 'a C importer on this spool links tmp/X back into post/ to retry');
+  assert.equal((await stat(join(root, 'tmp', names[0] as string))).ino, (await stat(join(root, 'new', names[0] as string))).ino);
+  const bare = await spool.store('no twin', { keepTmpLink: false });
+  assert.equal((await ls(join(root, 'tmp'))).includes(bare), false);
+  assert.equal((await ls(join(root, 'new'))).length, 51);
   const st = await stat(join(root, 'new', names[0] as string));
   assert.equal(st.mode & 0o777, 0o600);
   assert.equal(await readFile(join(root, 'new', names[3] as string), 'utf8'), 'body 3');
@@ -91,7 +94,8 @@ test('failed → post/ with meta and mtime = next attempt; due scan; retry keeps
   assert.ok(msg);
   const r1 = await spool.failed(msg, 'ECONNREFUSED');
   assert.equal(r1.state, 'post');
-  assert.deepEqual(await ls(join(root, 'post')), [name, `${name}.meta`].sort());
+  assert.deepEqual(await ls(join(root, 'post')), [name], 'the retry state is hidden: .<name>.meta');
+  assert.ok((await stat(join(root, 'post', `.${name}.meta`))).isFile());
   const st = await stat(join(root, 'post', name));
   assert.equal(Math.round(st.mtimeMs), clock.now() + DEFAULT_RETRY_POLICY.firstDelayMs);
   const collect = async () => { const out: string[] = []; for await (const n of spool.scanDue()) out.push(n); return out; };
@@ -150,14 +154,13 @@ test('recover returns claims of dead local pids only; live and foreign claims st
   assert.deepEqual(await ls(join(root, 'cur')), ['garbage', `m2:${process.pid}@me`, 'm3:999999@otherhost'].sort());
 });
 
-test('legacy work/ messages are adopted into new/ at init', async (t) => {
+test('legacy work/ messages are not touched at init (a C consumer may hold them; see legacy-work.test.ts)', async (t) => {
   const root = await tempDir(t);
   await mkdir(join(root, 'work'), { recursive: true });
   await writeFile(join(root, 'work', '1_1.lb'), 'x');
-  const { adopted } = await new Spool(root).init();
-  assert.equal(adopted, 1);
-  assert.deepEqual(await ls(join(root, 'new')), ['1_1.lb']);
-  assert.deepEqual(await ls(join(root, 'work')), []);
+  await new Spool(root).init();
+  assert.deepEqual(await ls(join(root, 'new')), []);
+  assert.deepEqual(await ls(join(root, 'work')), ['1_1.lb']);
 });
 
 test('reserved names in new/ are kept aside in undeliverable/ with a reason', async (t) => {
@@ -223,7 +226,8 @@ test('a dead claim taken from post/ goes back to post/ with its attempts; one fr
   assert.ok(await new Spool(root, { host: 'me', pid: 999999 }).claim(b, 'new'));
   const r = await spool.recover((pid) => pid !== 999999);
   assert.deepEqual(r.recovered.sort(), [a, b].sort());
-  assert.deepEqual(await ls(join(root, 'post')), [a, `${a}.meta`].sort());
+  assert.deepEqual(await ls(join(root, 'post')), [a]);
+  assert.ok((await stat(join(root, 'post', `.${a}.meta`))).isFile());
   assert.deepEqual(await ls(join(root, 'new')), [b]);
   assert.equal((await spool.claim(a, 'post'))?.meta?.attempts, 1, 'attempts kept');
 });

@@ -51,7 +51,7 @@ export async function buildSpool(root: string): Promise<Built> {
   await spool.init();
   const at = async (ms: number, body: string): Promise<string> => {
     clock.set(T0 + ms);
-    return spool.store(body);
+    return spool.store(body, { keepTmpLink: false }); // the states under test, without LB tmp/ twins (tests of the twin make their own)
   };
   const claimed = async (name: string) => {
     const m = await spool.claim(name, 'new');

@@ -55,7 +55,7 @@ test('requeue by id from post/ (default from = both)', async () => {
     { id: b.p1, subtree: 'reg', from: 'post' },
     { id: b.u1, subtree: 'reg', from: 'undeliverable' },
   ]);
-  assert.deepEqual(await ls(join(b.root, 'post')), [b.p2, `${b.p2}.meta`, b.p3, `${b.p3}.meta`]);
+  assert.deepEqual(await ls(join(b.root, 'post')), [b.p2, b.p3]);
   assert.deepEqual(report?.from, ['undeliverable', 'post']);
 });
 
@@ -106,7 +106,7 @@ test('requeue --all --from post leaves undeliverable/ alone; JSON shape', async 
   const { code, report } = await requeue(b, { all: true, from: 'post' });
   assert.equal(code, 0);
   assert.deepEqual(Object.keys(report ?? {}).sort(), [
-    'conflicts', 'counts', 'errors', 'exitCode', 'from', 'mode', 'moved', 'movedListTruncated', 'movedTotal', 'notFound',
+    'adopted', 'conflicts', 'counts', 'errors', 'exitCode', 'from', 'mode', 'moved', 'movedListTruncated', 'movedTotal', 'notFound',
     'requested', 'skipped', 'subtrees', 'version',
   ]);
   assert.equal(report?.version, 1);
@@ -157,7 +157,7 @@ test('requeue through a symbolic link to the spool root; text-mode errors only o
   const bad = await requeue(b, {}, false);
   assert.equal(bad.code, 2);
   assert.equal(bad.out.text, '');
-  assert.equal(bad.err.text, 'jp-importer requeue: give the ids of the messages to requeue, or --all\n');
+  assert.equal(bad.err.text, 'jp-importer requeue: give the ids of the messages to requeue, or --all, or --adopt-legacy\n');
 });
 
 const badArgs: [string, Partial<RequeueOptions>, RegExp][] = [
