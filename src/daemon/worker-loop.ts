@@ -103,6 +103,13 @@ export class WorkerLoop {
   private readonly passBackoff: Backoff;
   private readonly skips: SkipList;
   private done: Promise<void> | undefined;
+  /**
+   * Messages (`from/name`) being returned to the queue: a release links the
+   * message back before it unlinks the claim (../queue/move.ts), and a claim
+   * of it meanwhile would rename onto that very claim (same name, same file:
+   * rename(2) does nothing) and lose it to the release's unlink.
+   */
+  private readonly returning = new Set<string>();
   private readonly gate: DestinationGate | undefined;
   private readonly housekeeping: Housekeeping;
 
@@ -313,6 +320,10 @@ export class WorkerLoop {
 
   private async claimAndHandle(name: string, from: 'new' | 'post', free: () => void): Promise<void> {
     let msg: ClaimedMessage | undefined;
+    if (this.returning.size > 0 && this.returning.has(`${from}/${name}`)) {
+      this.probeLost(); // still being returned to the queue: not claimed again until its claim is gone
+      return;
+    }
     try {
       msg = await this.o.queue.claim(name, from);
     } catch (err) {
@@ -378,6 +389,17 @@ export class WorkerLoop {
     this.o.onGateChange?.(change, this.gate.snapshot());
   }
 
+  /** Return a claimed message to the queue unchanged; it is not claimed again until the release is over. */
+  private async release(msg: ClaimedMessage): Promise<void> {
+    const key = `${msg.from}/${msg.name}`;
+    this.returning.add(key);
+    try {
+      await this.o.queue.release(msg);
+    } finally {
+      this.returning.delete(key);
+    }
+  }
+
   /** `answered` is called once the handler has decided: the slot is free while the outcome is recorded. */
   private async process(msg: ClaimedMessage, answered: () => void): Promise<void> {
     const { queue, handler, log } = this.o;
@@ -396,7 +418,7 @@ export class WorkerLoop {
     this.noteGate(outcome, base);
     try {
       if (this.abort.signal.aborted && outcome.kind !== 'delivered') {
-        await queue.release(msg);
+        await this.release(msg);
         this.counts.released++;
         log.info({ ...base, outcome: 'released' }, 'shutting down: message returned to the queue');
         this.o.onOutcome?.({ ...base, outcome: 'released' });
@@ -411,7 +433,7 @@ export class WorkerLoop {
     } catch (err) {
       // Recording failed (a file system refusing one move): return the message as it was and leave it alone for a while.
       try {
-        await queue.release(msg);
+        await this.release(msg);
       } catch {
         log.fatal({ ...base, err: describeError(err) }, 'could not record the outcome nor return the message; the claim stays until this worker is restarted');
         this.o.onFatal?.(err);
