@@ -50,6 +50,11 @@ function subtreeLines(s: SubtreeStatus, claimLimit: number): string[] {
   lines.push(row('', 'cur', String(cur.count), oldestCol(cur), missingNote(cur) || curDetails(cur)));
   lines.push(row('', 'post', String(post.count), oldestCol(post), missingNote(post) || postDetails(post)));
   lines.push(row('', 'undeliverable', String(u.count), oldestCol(u), missingNote(u) || undeliverableDetails(u)));
+  const w = s.legacyWork;
+  if (w !== null && w.count > 0) {
+    lines.push(row('', 'work (C)', String(w.count), w.longestHeldMs === null ? '-' : formatAge(w.longestHeldMs),
+      "the C importer's claims: taken over once held longer than --legacy-work-age, or by requeue --adopt-legacy"));
+  }
   for (const d of s.destinationDown) {
     const probe = d.nextProbeInMs > 0 ? `next probe in ${formatAge(d.nextProbeInMs)}` : 'probe due now';
     lines.push(row('', 'DESTINATION', 'DOWN', formatAge(d.downForMs),

@@ -135,6 +135,12 @@ export interface SubtreeStatus {
   };
   /** Workers of this subtree whose destination does not answer (empty: none). */
   destinationDown: DestinationHold[];
+  /**
+   * The C importer's claims in work/ (a C consumer on this spool, or one
+   * that died): count, and how long the longest has been held (from its
+   * ctime); null when work/ does not exist.
+   */
+  legacyWork: { count: number; longestHeldMs: number | null } | null;
   /** Top 5 groups of last errors of post/ and undeliverable/ messages. */
   errors: ErrorGroup[];
   /** Distinct error groups found (errors lists at most 5 of them). */

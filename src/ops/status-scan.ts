@@ -65,6 +65,7 @@ export function emptySubtree(t: OpsSubtree, status: SubtreeStatus['status'], err
       undeliverable: { ...emptyState(), oldestFailure: null, withoutMeta: 0 },
     },
     destinationDown: [],
+    legacyWork: null,
     errors: [],
     errorGroups: 0,
     errorsNotGrouped: 0,
@@ -208,6 +209,19 @@ async function scanDestination(root: string, o: ScanOptions): Promise<Destinatio
   return holds.sort((a, b) => a.since - b.since);
 }
 
+/** work/ of the C importer: entries (not starting with '.') and the longest held; null without work/. */
+async function scanLegacyWork(dir: string, now: number): Promise<SubtreeStatus['legacyWork']> {
+  let count = 0;
+  let oldestCtime: number | undefined;
+  const found = await eachMessage(dir, async (name) => {
+    count++;
+    const st = await lstatIfExists(join(dir, name));
+    if (st !== undefined && (oldestCtime === undefined || st.ctimeMs < oldestCtime)) oldestCtime = st.ctimeMs;
+  });
+  if (!found) return null;
+  return { count, longestHeldMs: oldestCtime === undefined ? null : Math.max(0, Math.round(now - oldestCtime)) };
+}
+
 /** Status of one subtree; a missing root or an unreadable directory is reported, never thrown. */
 export async function scanSubtree(t: OpsSubtree, o: ScanOptions): Promise<SubtreeStatus> {
   try {
@@ -224,6 +238,7 @@ export async function scanSubtree(t: OpsSubtree, o: ScanOptions): Promise<Subtre
     s.states.post = await scanPost(join(t.root, 'post'), o, errors);
     s.states.undeliverable = await scanUndeliverable(join(t.root, 'undeliverable'), o, errors);
     s.destinationDown = await scanDestination(t.root, o);
+    s.legacyWork = await scanLegacyWork(join(t.root, 'work'), o.now);
   } catch (e) {
     s.status = 'error';
     s.error = describeError(e);

@@ -122,7 +122,7 @@ test('status: JSON shape is stable (documented keys only)', async () => {
   assert.deepEqual(report.thresholds, { postAgeWarnMs: 86_400_000 });
   assert.equal(report.exitCode, 1);
   const s = report.subtrees[0] as unknown as Record<string, unknown>;
-  assert.deepEqual(Object.keys(s).sort(), ['destinationDown', 'error', 'errorGroups', 'errors', 'errorsNotGrouped', 'name', 'root', 'states', 'status']);
+  assert.deepEqual(Object.keys(s).sort(), ['destinationDown', 'error', 'errorGroups', 'errors', 'errorsNotGrouped', 'legacyWork', 'name', 'root', 'states', 'status']);
   const states = s['states'] as Record<string, Record<string, unknown>>;
   assert.deepEqual(Object.keys(states), ['new', 'cur', 'post', 'undeliverable']);
   assert.deepEqual(Object.keys(states['new'] ?? {}).sort(), ['count', 'missing', 'oldest']);
@@ -185,6 +185,24 @@ test('status: a state directory that does not exist (C layout without cur/) is m
   assert.equal(report.subtrees[0]?.states.cur.missing, true);
   assert.equal(report.subtrees[0]?.states.new.count, 1);
   assert.deepEqual(report.subtrees[0]?.states.new.oldest, { id: '1700000000_000001.lb', ageMs: NOW - 1_700_000_000_000 });
+});
+
+test("status: the C importer's work/ is counted with its longest-held claim, and shown as a row (none without work/)", async () => {
+  const d = await tempDir();
+  for (const x of ['tmp', 'new', 'cur', 'work', 'post', 'undeliverable']) mkdirSync(join(d, x));
+  writeFileSync(join(d, 'work', '1796621549_62832.lb'), 'a\nb');
+  writeFileSync(join(d, 'work', '1796621550_7.lb'), 'a\nb');
+  writeFileSync(join(d, 'work', '.hidden'), 'x');
+  const { statSync } = await import('node:fs');
+  const ctime = Math.min(...['1796621549_62832.lb', '1796621550_7.lb'].map((n) => statSync(join(d, 'work', n)).ctimeMs));
+  const { report } = await status([{ name: 'reg', root: d }], { now: ctime + 7_200_000 });
+  assert.deepEqual(report.subtrees[0]?.legacyWork, { count: 2, longestHeldMs: 7_200_000 });
+  const out = new Collect();
+  await runStatus({ subtrees: [{ name: 'reg', root: d }], json: false, now: ctime + 7_200_000, host: HOST, isAlive }, out, new Collect());
+  assert.match(out.text, /work \(C\)\s+2\s+2\.0h\s+the C importer's claims: taken over once held longer than --legacy-work-age/);
+  const none = await tempDir();
+  for (const x of ['new', 'cur', 'post', 'undeliverable']) mkdirSync(join(none, x));
+  assert.equal((await status([{ name: 'reg', root: none }])).report.subtrees[0]?.legacyWork, null);
 });
 
 test('status: names without a time fall back to the mtime; post/ without .meta is counted', async () => {
