@@ -6,6 +6,11 @@
  *       HTTPS client (undici Pool, mutual TLS) sending the same SOAP
  *       RegisterJob requests with the same concurrency, no files involved.
  *       Target: importer ≥ 0.5 × baseline (rate including importer start-up).
+ *       Measured against the reference service answering in its compact
+ *       shape (`--reply-shape compact`: self-closed empty responses).
+ *   P1g P1 against a second service answering in the real gSOAP shapes
+ *       (jp-primary-dev's default: open/close tags, its prefixes), with its
+ *       own baseline. Same target.
  *   P2  pickup latency: one message at a time stored into the spool of an
  *       idle importer (default -t 2 s poll) → the service has it.
  *       Target: p50 ≤ 50 ms, p99 ≤ 200 ms (baseline: the 2000 ms poll).
@@ -19,7 +24,7 @@
  *   BENCH_REG_N=20000            P1 messages
  *   BENCH_REG_CONCURRENCY=16     requests in flight (importer --concurrency and baseline connections)
  *   BENCH_REG_SAMPLES=200        P2 samples
- *   BENCH_REG_ONLY=p1|p2         run one part only
+ *   BENCH_REG_ONLY=p1|p1g|p2     run one part only
  *   BENCH_REG_CPU_PROF=/dir      node --cpu-prof for the importer and the service; prints where time goes
  *   BENCH_REG_IMPORTER_ARGS="…"  extra jp-importer options for both parts (blank-separated), e.g. "--log-level warn"
  *   BENCH_REG_NODE_ARGS="…"      extra node options of the importer (P1; the master passes them on to its worker),
@@ -129,52 +134,64 @@ interface Ctx {
   readonly rec: Recorded;
 }
 
-async function p1(x: Ctx): Promise<boolean> {
+/** P1 or P1g: which figure, and the job-id tags of its warm-up, baseline and importer calls. */
+interface P1Variant {
+  readonly id: 'P1' | 'P1g';
+  readonly shape: string;
+  readonly w: string;
+  readonly b: string;
+  readonly i: string;
+}
+
+const P1_COMPACT: P1Variant = { id: 'P1', shape: 'compact replies', w: 'w', b: 'b', i: 'i' };
+const P1_GSOAP: P1Variant = { id: 'P1g', shape: 'gSOAP-shaped replies', w: 'wg', b: 'bg', i: 'ig' };
+
+async function p1(x: Ctx, v: P1Variant): Promise<boolean> {
   const { rec, tail } = x;
-  const spool = join(x.root, 'reg-p1');
+  const spool = join(x.root, `reg-${v.id}`);
   await lbSpool(spool);
-  const fillSec = await fillSpool(spool, jobs('i', N), OWNER);
-  say(`P1  registrations per second: ${N} messages, concurrency C=${C} (target: importer ≥ 0.5 × baseline, rate including start-up)`);
+  const fillSec = await fillSpool(spool, jobs(v.i, N), OWNER);
+  say(`${v.id.padEnd(3)} registrations per second: ${N} messages, concurrency C=${C}, the service answering with ${v.shape} (target: importer ≥ 0.5 × baseline, rate including start-up)`);
   say(`  spool prepared: ${N} messages stored into new/ with storeLikeLb in ${fix(fillSec, 1)} s (not timed)`);
 
   tail.follow(20, false);
-  await bareClient(x.service.origin, x.tls, jobs('w', WARMUP_CALLS), OWNER, C);
-  await tail.until(() => rec.tag('w').ok >= WARMUP_CALLS, 30_000, 'the warm-up calls in calls.jsonl');
+  await bareClient(x.service.origin, x.tls, jobs(v.w, WARMUP_CALLS), OWNER, C);
+  await tail.until(() => rec.tag(v.w).ok >= WARMUP_CALLS, 30_000, 'the warm-up calls in calls.jsonl');
   say(`  service warmed up with ${WARMUP_CALLS} calls from the baseline client (not timed)`);
 
   const svcPid = x.service.child.pid ?? -1;
   let svc0 = processCpuSplit(svcPid);
-  const baseJobs = jobs('b', N);
+  const baseJobs = jobs(v.b, N);
   const self0 = selfCpu();
   const bt0 = await bareClient(x.service.origin, x.tls, baseJobs, OWNER, C);
   const clientCpu = subCpu(selfCpu(), self0);
   const baseSvcCpu = cpuDelta(svc0, processCpuSplit(svcPid));
-  await tail.until(() => rec.tag('b').ok >= N, 60_000, 'the baseline calls in calls.jsonl');
-  const b = rec.tag('b');
+  await tail.until(() => rec.tag(v.b).ok >= N, 60_000, 'the baseline calls in calls.jsonl');
+  const b = rec.tag(v.b);
   const baseRate = N / ((b.lastAt - bt0) / 1000);
   const baseRateFirst = (N - 1) / ((b.lastAt - b.firstAt) / 1000);
   say(`  baseline: bare undici Pool, ${C} keep-alive mutual-TLS connections, same SOAP RegisterJob, no files`);
   say(`    ${N} in ${fix((b.lastAt - bt0) / 1000, 2)} s: ${fix(baseRate, 0)} msg/s   (from first delivery: ${fix(baseRateFirst, 0)} msg/s)`);
   say(`    CPU per message: client ${perMsg(clientCpu)}, service ${perMsg(baseSvcCpu)}`);
 
-  const logFile = join(x.root, 'importer-p1.log');
+  const logFile = join(x.root, `importer-${v.id}.log`);
   // --cpu-prof is not allowed in NODE_OPTIONS; the master hands its execArgv to the worker it forks.
   const nodeArgs = [...(PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, 'importer')}`] : []), ...NODE_EXTRA];
   svc0 = processCpuSplit(svcPid);
   const it0 = Date.now();
   const importer = startImporterChild({
-    port: x.service.port, certs: x.certs, spool, pidfile: join(x.root, 'p1.pid'), logFile, cwd: x.root, extra: ['--concurrency', String(C), ...EXTRA], nodeArgs,
+    port: x.service.port, certs: x.certs, spool, pidfile: join(x.root, `${v.id}.pid`), logFile, cwd: x.root, extra: ['--concurrency', String(C), ...EXTRA], nodeArgs,
   });
   const died = exitOf(importer).then((code) => {
     throw new Error(`the importer exited (${code}) before delivering everything`);
   });
   died.catch(() => undefined);
   try {
-    await Promise.race([tail.until(() => rec.tag('i').ok >= N, Math.max(120_000, N * 10), `${N} importer deliveries`), died]);
+    await Promise.race([tail.until(() => rec.tag(v.i).ok >= N, Math.max(120_000, N * 10), `${N} importer deliveries`), died]);
   } catch (e) {
-    throw new Error(`${(e as Error).message} (delivered ${rec.tag('i').ok})\n${await logTail(logFile)}`);
+    throw new Error(`${(e as Error).message} (delivered ${rec.tag(v.i).ok})\n${await logTail(logFile)}`);
   }
-  const i = rec.tag('i');
+  const i = rec.tag(v.i);
   const impCpu = treeCpu(importer.pid ?? -1);
   const masterCpu = impCpu.get(importer.pid ?? -1);
   const impSvcCpu = cpuDelta(svc0, processCpuSplit(svcPid));
@@ -194,7 +211,7 @@ async function p1(x: Ctx): Promise<boolean> {
   say(`  checks: ${i.ok} accepted by the service, ${i.fault} refused (duplicates would be EEXIST faults); ` +
     `left in spool: ${Object.entries(left).map(([k, v]) => `${k} ${v}`).join(', ')}; importer exit ${code}  ${clean && code === 0 ? 'OK' : 'PROBLEM'}`);
   reportFigure({
-    id: 'P1', measured: `${fix(rate, 0)} msg/s`, baseline: `${fix(baseRate, 0)} msg/s (bare keep-alive mTLS client)`, ratio: fix(ratio, 2), met: ratio >= 0.5,
+    id: v.id, measured: `${fix(rate, 0)} msg/s`, baseline: `${fix(baseRate, 0)} msg/s (bare keep-alive mTLS client)`, ratio: fix(ratio, 2), met: ratio >= 0.5,
   });
   if (PROF !== undefined) await printProfiles(join(PROF, 'importer'), 'importer');
   return ratio >= 0.5 && clean;
@@ -268,33 +285,52 @@ async function p2(x: Ctx): Promise<boolean> {
 
 // ---------------------------------------------------------------- main
 
+/** A reference service in its own process, with the record of its calls; `shape` its --reply-shape. */
+async function serviceCtx(root: string, certs: BenchCerts, tls: Ctx['tls'], shape: 'compact' | 'gsoap'): Promise<Ctx> {
+  const service = await startServiceChild({
+    certs, dataDir: join(root, `service-${shape}`), logFile: join(root, `service-${shape}.log`), extraArgs: ['--reply-shape', shape],
+    ...(PROF !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(PROF, `service-${shape}`)}`] } : {}),
+  });
+  const rec = new Recorded();
+  const tail = await CallsTail.open(service.callsFile, rec.onLine);
+  onCleanup(() => tail.close());
+  return { root, certs, tls, service, tail, rec };
+}
+
+/** Cross-check with the service's own counters (mutual-TLS admin endpoint), then stop it. */
+async function closeService(x: Ctx, shape: string): Promise<boolean> {
+  const st = await adminStats(x.service.origin, x.tls);
+  const expected = [...x.rec.tags.values()].reduce((a, t) => a + t.ok, 0);
+  const reg = st.calls['RegisterJob'] ?? { ok: -1, fault: -1 };
+  const consistent = reg.ok === expected && reg.fault === 0;
+  say(`\nservice (${shape}) /admin/stats: RegisterJob ok ${reg.ok}, fault ${reg.fault}, jobs ${st.jobs}, TLS refused ${st.tlsRefused}` +
+    ` (calls.jsonl: ${expected} ok)  ${consistent ? 'consistent' : 'INCONSISTENT'}`);
+  const code = await stopChild(x.service.child);
+  if (code !== 0) say(`jp-primary-dev exit ${code}`);
+  if (PROF !== undefined) await printProfiles(join(PROF, `service-${shape}`), `service (${shape})`);
+  return consistent && code === 0;
+}
+
 async function main(): Promise<number> {
   const root = await mkdtemp(join(tmpdir(), 'jp-bench-reg-'));
   if (process.env['BENCH_REG_KEEP_DATA'] !== '1') onCleanup(() => rm(root, { recursive: true, force: true }));
   const certs = await makeDevCerts(join(root, 'certs'));
   const tls = await clientTls(certs);
-  const service = await startServiceChild({
-    certs, dataDir: join(root, 'service'), logFile: join(root, 'service.log'),
-    ...(PROF !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(PROF, 'service')}`] } : {}),
-  });
-  const rec = new Recorded();
-  const tail = await CallsTail.open(service.callsFile, rec.onLine);
-  onCleanup(() => tail.close());
-  say(`register bench: node ${process.version}, ${availableParallelism()} CPUs (load average ${loadavg().map((l) => fix(l, 2)).join(' ')}), jp-primary-dev child pid ${service.child.pid} on ${service.origin}, data in ${root}`);
-  const x: Ctx = { root, certs, tls, service, tail, rec };
+  say(`register bench: node ${process.version}, ${availableParallelism()} CPUs (load average ${loadavg().map((l) => fix(l, 2)).join(' ')}), data in ${root}`);
   let ok = true;
-  if (ONLY === '' || ONLY === 'p1') ok = (await p1(x)) && ok;
-  if (ONLY === '' || ONLY === 'p2') ok = (await p2(x)) && ok;
-
-  // Cross-check with the service's own counters (mutual-TLS admin endpoint).
-  const st = await adminStats(service.origin, tls);
-  const expected = [...rec.tags.values()].reduce((a, t) => a + t.ok, 0);
-  const reg = st.calls['RegisterJob'] ?? { ok: -1, fault: -1 };
-  say(`\nservice /admin/stats: RegisterJob ok ${reg.ok}, fault ${reg.fault}, jobs ${st.jobs}, TLS refused ${st.tlsRefused}` +
-    ` (calls.jsonl: ${expected} ok)  ${reg.ok === expected && reg.fault === 0 ? 'consistent' : 'INCONSISTENT'}`);
-  const code = await stopChild(service.child);
-  if (code !== 0) say(`jp-primary-dev exit ${code}`);
-  if (PROF !== undefined) await printProfiles(join(PROF, 'service'), 'service');
+  if (ONLY === '' || ONLY === 'p1' || ONLY === 'p2') {
+    const x = await serviceCtx(root, certs, tls, 'compact');
+    say(`jp-primary-dev --reply-shape compact: child pid ${x.service.child.pid} on ${x.service.origin}`);
+    if (ONLY === '' || ONLY === 'p1') ok = (await p1(x, P1_COMPACT)) && ok;
+    if (ONLY === '' || ONLY === 'p2') ok = (await p2(x)) && ok;
+    ok = (await closeService(x, 'compact')) && ok;
+  }
+  if (ONLY === '' || ONLY === 'p1g') {
+    const x = await serviceCtx(root, certs, tls, 'gsoap');
+    say(`\njp-primary-dev --reply-shape gsoap (the real service's shapes): child pid ${x.service.child.pid} on ${x.service.origin}`);
+    ok = (await p1(x, P1_GSOAP)) && ok;
+    ok = (await closeService(x, 'gsoap')) && ok;
+  }
   return ok ? 0 : 1;
 }
 
