@@ -93,6 +93,8 @@ export interface MessageQueue<P = unknown> {
    * that cannot be claimed. Absent: every claim error counts as the queue's.
    */
   checkClaim?(from: 'new' | 'post'): Promise<void>;
+  /** true when neither incoming nor retry holds a message (due or not). Absent: never known to be empty. */
+  isEmpty?(): Promise<boolean>;
   /**
    * If `name` cannot be a message (reserved/unsafe name), set it aside with a
    * reason and return the name it was kept under; undefined when the name is fine.

@@ -8,8 +8,12 @@
  * answer closes it again with a doubled delay (capped).
  *
  *   open ──unreachable──▶ closed ──probe time──▶ probing ──answered──▶ open
- *                            ▲                       │
- *                            └──────unreachable──────┘
+ *                            ▲                       │  └──nothing to send, the queue empty (idle)──▶ open
+ *                            └──unreachable, or nothing due (next probe delayed)
+ *
+ * An idle gate opens without news of the destination: the worker holds no
+ * message any more (other consumers of the spool sent them), so it claims
+ * nothing is held; the next message is tried as usual.
  *
  * Pure state machine over a clock value: no timers, no I/O.
  */
@@ -41,7 +45,8 @@ export type Admission = 'all' | 'probe' | 'none';
 /** A change of the gate worth a log line and a status file. */
 export type GateChange =
   | { readonly kind: 'closed'; readonly since: number; readonly nextProbeAt: number; readonly failures: number; readonly reason: string }
-  | { readonly kind: 'reopened'; readonly since: number; readonly downMs: number; readonly failures: number };
+  | { readonly kind: 'reopened'; readonly since: number; readonly downMs: number; readonly failures: number }
+  | { readonly kind: 'idle'; readonly since: number; readonly failures: number };
 
 export interface GateSnapshot {
   readonly state: GateState;
@@ -101,9 +106,32 @@ export class DestinationGate {
     return Math.max(0, this.nextProbeAt - now);
   }
 
-  /** The probe found nothing to send (no message, or another consumer took it): probe again when asked. */
-  probeNotSent(): void {
-    if (this.st === 'probing') this.st = 'closed';
+  /**
+   * The probe was not sent: a claim lost to another consumer or refused
+   * (probe again with another message at once), or nothing due to send
+   * (`retryAt`: not before then, so that an empty pass is not repeated in a
+   * loop).
+   */
+  probeNotSent(retryAt?: number): void {
+    if (this.st !== 'probing') return;
+    this.st = 'closed';
+    if (retryAt !== undefined) this.nextProbeAt = Math.max(this.nextProbeAt, retryAt);
+  }
+
+  /** The probe found the queue empty: nothing is held any more, the gate opens (the destination's state unknown). */
+  idle(): GateChange | undefined {
+    if (this.st === 'open') return undefined;
+    const change: GateChange = { kind: 'idle', since: this.since ?? 0, failures: this.failures };
+    this.st = 'open';
+    this.since = undefined;
+    this.failures = 0;
+    this.reason = undefined;
+    return change;
+  }
+
+  /** Delay before the first probe (also the wait after a probe that found nothing due). */
+  get firstProbeMs(): number {
+    return this.policy.firstProbeMs;
   }
 
   /** Record what one finished attempt said about the destination. */

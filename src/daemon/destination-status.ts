@@ -32,7 +32,7 @@ export class DestinationStatusFile {
   }
 
   update(change: GateChange): Promise<void> {
-    if (change.kind === 'reopened') {
+    if (change.kind !== 'closed') {
       return this.enqueue('removing the destination record', () => removeDestinationDown(this.root, this.pid, this.host));
     }
     return this.enqueue('writing the destination record', () => writeDestinationDown(this.root, {

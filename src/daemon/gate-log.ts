@@ -10,8 +10,11 @@ export function logGateChange(log: Logger, change: GateChange, base: Record<stri
     }, change.failures === 1
       ? 'destination unreachable: holding the other messages, probing with one'
       : 'destination still unreachable: probe failed');
-  } else {
+  } else if (change.kind === 'reopened') {
     log.info({ ...base, destination: 'reachable', downMs: change.downMs, failures: change.failures },
       'destination answers again: resuming');
+  } else {
+    log.info({ ...base, destination: 'unknown', failures: change.failures, downSince: new Date(change.since).toISOString() },
+      'no message left to hold for the destination (other consumers sent them): the next one is tried as usual');
   }
 }

@@ -252,11 +252,37 @@ export class WorkerLoop {
         }
         if (await this.dispatch(r.value, src.from)) claimed++;
       }
+    } catch (err) {
+      if (probe && claimed === 0) this.gate?.probeNotSent(); // the scan failed: probe again once the queue works
+      throw err;
     } finally {
       for (const s of sources) await s.it.return?.();
-      if (probe && claimed === 0) this.gate?.probeNotSent();
     }
+    if (probe && claimed === 0) await this.probeFoundNothing(now, sources.length === 0 && !this.stopping && this.passError === undefined);
     return claimed;
+  }
+
+  /**
+   * A probe pass claimed nothing. When the scans ran dry and the queue is
+   * empty, nothing is held: the gate opens (idle). Messages that are only
+   * not due yet: the next probe waits the first probe delay (never a pass
+   * repeated in a loop). Otherwise (a claim lost or refused): probe again.
+   */
+  private async probeFoundNothing(now: number, ranDry: boolean): Promise<void> {
+    const gate = this.gate;
+    if (gate === undefined || gate.state !== 'probing') return;
+    if (!ranDry) {
+      gate.probeNotSent();
+      return;
+    }
+    const empty = await this.o.queue.isEmpty?.().catch(() => false);
+    const change = empty === true ? gate.idle() : undefined;
+    if (change === undefined) {
+      gate.probeNotSent(now + gate.firstProbeMs);
+      return;
+    }
+    logGateChange(this.o.log, change, { spool: this.o.queue.root });
+    this.o.onGateChange?.(change, gate.snapshot());
   }
 
   private get gateOpen(): boolean {

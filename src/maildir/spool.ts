@@ -22,7 +22,7 @@ import { DirQueue, type DirQueueOptions, type IsAlive, type QueueLayout, type Re
 import { ensureDir, fsyncDir, unlinkIfExists, writeNewFile } from '../queue/fs.js';
 import { DIR_MODE, FILE_MODE, LEGACY_WORK_DIR, pathOf, SPOOL_DIRS, dirOf, type SpoolDir } from '../queue/layout.js';
 import { holderAlive } from '../queue/liveness.js';
-import { badMessageName, generateName } from '../queue/names.js';
+import { badMessageName, generateName, isMessageEntry } from '../queue/names.js';
 import { parseMeta, type MessageMeta } from '../queue/retry-state.js';
 import { parsePendingUpload, type PendingUpload } from '../messages/pending-upload.js';
 import { adoptLegacyWork, DEFAULT_LEGACY_WORK_AGE_MS, type LegacyAdoption } from './legacy-work.js';
@@ -102,6 +102,16 @@ export class Spool extends DirQueue<PendingUpload> {
     const legacy = this.legacyWorkAgeMs === null ? undefined : await this.adoptLegacyWork(this.legacyWorkAgeMs, now);
     const rest = await super.maintain(now);
     return legacy === undefined ? rest : { ...rest, adopted: legacy.adopted, held: legacy.held, skipped: [...legacy.skipped, ...rest.skipped] };
+  }
+
+  /** Neither new/ nor post/ holds a message (due or not): the destination gate's idle test. */
+  async isEmpty(): Promise<boolean> {
+    for (const dir of [this.dir('new'), this.dir('post')]) {
+      for await (const e of await fsp.opendir(dir, { bufferSize: 32 })) {
+        if (isMessageEntry(e.name, e.isDirectory())) return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -8,7 +8,8 @@ import type { Contact } from '../../src/core/outcome.js';
 type Step =
   | { at: number; admit: number; expect: Admission; state: GateState }
   | { at: number; record: Contact | undefined; change: 'closed' | 'reopened' | undefined; state: GateState; nextProbeAt?: number }
-  | { at: number; probeNotSent: true; state: GateState };
+  | { at: number; probeNotSent: true; retryAt?: number; state: GateState }
+  | { at: number; idle: 'idle' | undefined; state: GateState };
 
 const CASES: { name: string; steps: Step[] }[] = [
   {
@@ -63,6 +64,19 @@ const CASES: { name: string; steps: Step[] }[] = [
     ],
   },
   {
+    name: 'a probe with nothing due waits the given time; an idle gate (queue empty) opens with the outage it ends',
+    steps: [
+      { at: 0, record: 'unreachable', change: 'closed', state: 'closed', nextProbeAt: 100 },
+      { at: 100, admit: 0, expect: 'probe', state: 'probing' },
+      { at: 100, probeNotSent: true, retryAt: 200, state: 'closed' },
+      { at: 150, admit: 0, expect: 'none', state: 'closed' },
+      { at: 200, admit: 0, expect: 'probe', state: 'probing' },
+      { at: 200, idle: 'idle', state: 'open' },
+      { at: 201, admit: 3, expect: 'all', state: 'open' },
+      { at: 202, idle: undefined, state: 'open' },
+    ],
+  },
+  {
     name: 'a probe that found no message goes back to closed and may probe again',
     steps: [
       { at: 0, record: 'unreachable', change: 'closed', state: 'closed', nextProbeAt: 100 },
@@ -79,7 +93,8 @@ for (const c of CASES) {
     for (const [i, s] of c.steps.entries()) {
       const where = `step ${i} at ${s.at}`;
       if ('admit' in s) assert.equal(g.admit(s.at, s.admit), s.expect, where);
-      else if ('probeNotSent' in s) g.probeNotSent();
+      else if ('probeNotSent' in s) g.probeNotSent(s.retryAt);
+      else if ('idle' in s) assert.equal(g.idle()?.kind, s.idle, where);
       else {
         const change = g.record(s.record, s.at, 'why');
         assert.equal(change?.kind, s.change, where);

@@ -270,6 +270,64 @@ test('destination gate: a probe waits for an attempt still in flight without spi
   await running;
 });
 
+test('destination gate: when other consumers sent every held message, the gate goes idle (no record, no busy loop); with messages not due yet it waits the probe delay', async (t) => {
+  const root = await tempDir(t);
+  // Failed messages wait an hour in post/: only the probe could take them.
+  const spool = new Spool(root, { policy: { ...DEFAULT_RETRY_POLICY, firstDelayMs: 3_600_000, maxDelayMs: 3_600_000, jitter: 0 } });
+  await spool.init();
+  for (let i = 0; i < 6; i++) await spool.store(`m${i}`);
+  let scans = 0;
+  const scanNew = spool.scanNew.bind(spool);
+  spool.scanNew = () => {
+    scans++;
+    return scanNew();
+  };
+  const changes: string[] = [];
+  const events: OutcomeEvent[] = [];
+  const handler = handlerFrom(async () => classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })));
+  const loop = new WorkerLoop({
+    queue: spool, handler, log: silentLogger, concurrency: 1, pollMs: 1000, retryScanMs: 1000,
+    gate: { firstProbeMs: 50, maxProbeMs: 50 },
+    onOutcome: (e) => events.push(e),
+    onGateChange: (c) => changes.push(c.kind),
+  });
+  const running = loop.run();
+  t.after(async () => {
+    await loop.stop(1000);
+    await running;
+  });
+  await waitFor(events, () => changes.length >= 1);
+  // Another consumer of the spool (another worker, another host) sends what waits in new/.
+  const other = new Spool(root, { pid: 999_991, host: spool.host });
+  const drainNew = async (): Promise<void> => {
+    for await (const n of other.scanNew()) {
+      const m = await other.claim(n);
+      if (m !== undefined) await other.delivered(m);
+    }
+  };
+  await drainNew();
+  assert.ok((await ls(join(root, 'post'))).length > 0, 'failed messages wait in post/, not due for an hour');
+  const scans0 = scans;
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 500)); // a measurement window, not a synchronisation
+  const perSecond = ((scans - scans0) * 1000) / (Date.now() - t0);
+  assert.ok(perSecond <= 40, `${perSecond.toFixed(0)} passes/s with nothing due (the probe delay is 50 ms: at most about 20)`);
+  assert.notEqual(loop.destination?.state, 'open', 'messages still wait for this destination: still held');
+  assert.equal(changes.includes('idle'), false);
+  // Now the other consumer takes those too: nothing left for this worker to hold.
+  for await (const n of other.scanDue(Date.now() + 7_200_000)) {
+    const m = await other.claim(n, 'post');
+    if (m !== undefined) await other.delivered(m);
+  }
+  await drainNew();
+  await waitFor(events, () => changes.at(-1) === 'idle', 5000);
+  assert.equal(loop.destination?.state, 'open');
+  const scans1 = scans;
+  const t1 = Date.now();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(((scans - scans1) * 1000) / (Date.now() - t1) < 20, 'idle: the loop waits for arrivals, it does not spin');
+});
+
 // ---- a spool the worker cannot fully touch (issue 11 items 4 and 6) --------
 
 const UNTOUCHABLE_CHILD = fileURLToPath(new URL('./untouchable-child.js', import.meta.url));
