@@ -35,6 +35,7 @@ const flags = {
   'fail-code': { type: 'string', describe: 'errno of injected faults [11 = EAGAIN]' },
   'latency-ms': { type: 'string', describe: 'delay every SOAP answer by this many ms' },
   'close-next': { type: 'string', describe: 'drop the connection without answering for the first N SOAP calls' },
+  'upload-window-ms': { type: 'string', describe: 'cap on an upload\'s commitBefore; until then StartUpload of the same file is refused (EEXIST) [300000, as the real service]' },
   'log-level': { type: 'string', default: 'info', describe: 'fatal|error|warn|info|debug|trace|silent (logs go to stderr)' },
   pretty: { type: 'boolean', default: false, describe: 'readable logs instead of JSON lines' },
 } as const;
@@ -76,6 +77,7 @@ async function main(): Promise<number> {
   const failCode = count(raw['fail-code'], 'fail-code');
   const latencyMs = count(raw['latency-ms'], 'latency-ms');
   const closeNext = count(raw['close-next'], 'close-next');
+  const uploadWindowMs = count(raw['upload-window-ms'], 'upload-window-ms');
   if (failNext !== undefined) Object.assign(hooks, { failNext });
   if (failCode !== undefined) {
     if (failCode === 0) throw new JpError('JP_CONFIG', '--fail-code must be an errno value > 0');
@@ -95,6 +97,7 @@ async function main(): Promise<number> {
     ftps: raw['ftps'] === true,
     replyShape: replyShapeOf(raw['reply-shape']),
     ftpRequireClientCert: raw['ftp-require-cert'] === true,
+    ...(uploadWindowMs !== undefined ? { uploadWindowMs } : {}),
     ...(raw['destination-base'] !== undefined ? { destinationBase: String(raw['destination-base']) } : {}),
     ...(raw['gridftp-url'] !== undefined ? { gridftpUrl: String(raw['gridftp-url']) } : {}),
     ...(raw['gridftp-dir'] !== undefined ? { gridftpDir: String(raw['gridftp-dir']) } : {}),

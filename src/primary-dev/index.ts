@@ -62,6 +62,11 @@ export interface PrimaryDevOptions {
   readonly verifier?: UploadVerifier;
   /** How replies are written: `gsoap` (default) as the real service, or `compact` (the port's earlier shape). */
   readonly replyShape?: ReplyShape;
+  /**
+   * Cap on an upload's commitBefore (ms; default 5 min as the real service):
+   * until then a StartUpload of the same file is refused with EEXIST.
+   */
+  readonly uploadWindowMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -139,6 +144,9 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
   if (gridftp !== undefined && (ftpListen !== undefined || opts.destinationBase !== undefined)) {
     throw new JpError('JP_CONFIG', '--gridftp-url excludes --ftp-listen and --destination-base');
   }
+  if (opts.uploadWindowMs !== undefined && !(Number.isSafeInteger(opts.uploadWindowMs) && opts.uploadWindowMs > 0)) {
+    throw new JpError('JP_CONFIG', `--upload-window-ms ${opts.uploadWindowMs}: expected a whole number of ms > 0`);
+  }
   let hooks: DevHooks = { ...DEFAULT_HOOKS, ...parseHooksPatch(opts.hooks ?? {}) };
   const log = opts.logger ?? silentLogger;
   const clock = opts.clock ?? systemClock;
@@ -207,6 +215,7 @@ export async function startPrimaryDev(opts: PrimaryDevOptions): Promise<PrimaryD
         verifier,
         destinations,
         shape: opts.replyShape ?? 'gsoap',
+        ...(opts.uploadWindowMs !== undefined ? { uploadWindowMs: opts.uploadWindowMs } : {}),
         ...(layout === undefined
           ? { prepareUpload: (relPath: string) => mkdirSync(dirname(join(filesDir, relPath)), { recursive: true, mode: 0o750 }) }
           : {

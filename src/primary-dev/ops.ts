@@ -53,6 +53,8 @@ export interface OpsContext {
   readonly prepareJob?: (jobDir: string) => void;
   /** How replies are written (default gsoap, the real service's shape). */
   readonly shape?: ReplyShape;
+  /** Cap on commitBefore after StartUpload (default MAX_UPLOAD_WINDOW_MS, the real service's 5 min). */
+  readonly uploadWindowMs?: number;
 }
 
 export interface UploadLayout {
@@ -155,7 +157,7 @@ function startUpload(ctx: OpsContext, req: Extract<DevRequest, { op: 'StartUploa
   if (existing !== undefined && (existing.state === 'committed' || existing.commitBefore > now)) {
     return fail(jpError(ERR.EEXIST, src, 'File already stored or upload in progress'), record);
   }
-  const commitBefore = Math.min(requested.getTime(), now + MAX_UPLOAD_WINDOW_MS);
+  const commitBefore = Math.min(requested.getTime(), now + (ctx.uploadWindowMs ?? MAX_UPLOAD_WINDOW_MS));
   const destination = ctx.destinations.urlFor(relPath);
   try {
     ctx.prepareUpload?.(relPath);

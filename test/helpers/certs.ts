@@ -199,3 +199,28 @@ export function privateCaDir(parent: string, withCrl: boolean): { dir: string; c
   if (hash === '') throw new Error(`no <hash>.0 in ${c.caDir}`);
   return { dir, crlFile: join(dir, `${hash}.r0`), hash };
 }
+
+/**
+ * A service certificate of the dev CA for other names than localhost (e.g.
+ * the address of a test host in a network namespace: `IP:10.231.1.1`), as
+ * `<dir>/<name>.pem` and `<dir>/<name>-key.pem` (EC P-256, key mode 0600).
+ */
+export function makeServerCert(dir: string, name: string, altNames: readonly string[]): { cert: string; key: string } {
+  const c = devCerts();
+  const cert = join(dir, `${name}.pem`);
+  const key = join(dir, `${name}-key.pem`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  const run = (args: string[]): void => {
+    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+  };
+  run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  run(['req', '-new', '-key', key, '-out', csr, '-subj', `/C=CZ/O=jp-importer dev/CN=${altNames[0]?.replace(/^\w+:/, '') ?? name}`]);
+  writeFileSync(ext, ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth,clientAuth', `subjectAltName=${altNames.join(',')}`].join('\n'));
+  run(['x509', '-req', '-in', csr, '-CA', c.ca, '-CAkey', c.caKey, '-set_serial', `0x${Date.now().toString(16)}${process.pid.toString(16)}`,
+    '-days', '30', '-extfile', ext, '-out', cert]);
+  rmSync(csr, { force: true });
+  rmSync(ext, { force: true });
+  return { cert, key };
+}

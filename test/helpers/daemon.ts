@@ -22,8 +22,15 @@ export interface ImporterProc {
   readonly exited: Promise<number | string>;
 }
 
-export function startImporter(args: string[], env: NodeJS.ProcessEnv = {}, as: { uid?: number; gid?: number } = {}): ImporterProc {
-  const child = spawn(process.execPath, [IMPORTER_CLI, ...args], {
+/**
+ * `via`: a command prefix that execs node in the end, e.g. `ip netns exec NS`
+ * (test/helpers/netns.ts inNs), so that the child is still the importer's master.
+ */
+export function startImporter(
+  args: string[], env: NodeJS.ProcessEnv = {}, as: { uid?: number; gid?: number } = {}, via: readonly string[] = [],
+): ImporterProc {
+  const argv = [...via, process.execPath, IMPORTER_CLI, ...args];
+  const child = spawn(argv[0] as string, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
     ...as, // run as another user (tests of a daemon that is not root)

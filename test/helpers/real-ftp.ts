@@ -17,6 +17,7 @@
  * (vsftpd `run_as_launching_user`, ProFTPD without User/Group and without
  * chroot; Pure-FTPd needs root and is skipped).
  */
+import { nsRun } from './netns.js';
 import { peerMissing } from './peers.js';
 import { freePort, freePortRange } from './ports.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -33,6 +34,10 @@ export type RealFtpKind = 'vsftpd' | 'proftpd' | 'pure-ftpd';
 export interface RealFtpServer {
   readonly kind: RealFtpKind;
   readonly port: number;
+  /** The address it listens on (127.0.0.1 unless in a network namespace). */
+  readonly host: string;
+  /** Its passive (data) port range. */
+  readonly pasvPorts: readonly [number, number];
   /** The directory the FTP root `/` shows (files arrive below it). */
   readonly root: string;
   /** The uid the server's sessions write files as. */
@@ -60,6 +65,12 @@ export interface VsftpdOptions {
   maxPerIp?: number;
   /** vsftpd anon_max_rate, bytes/s (0 = no limit). */
   maxRate?: number;
+  /**
+   * Run it inside this network namespace (test/helpers/netns.ts), listening
+   * on `address` there; `pasvAddress` (default `address`) is what PASV
+   * replies name (EPSV names no address: the data host is the control host).
+   */
+  netns?: { name: string; address: string; pasvAddress?: string };
 }
 
 export interface PureftpdOptions {
@@ -153,15 +164,24 @@ function descendants(pid: number): Array<{ pid: number; ppid: number; uid: numbe
   return out;
 }
 
+/** Whether an FTP server greets (220) on host:port, asked from inside network namespace `ns`. */
+async function greetsIn(ns: string, host: string, port: number): Promise<boolean> {
+  const script = `const s=require('node:net').connect(${port},${JSON.stringify(host)});let t='';`
+    + `s.setTimeout(2000,()=>process.exit(1));s.on('error',()=>process.exit(1));`
+    + `s.on('data',(d)=>{t+=d;if(/^220[ -]/m.test(t)){s.end('QUIT\\r\\n');process.exit(0);}});`;
+  const r = await nsRun(ns, process.execPath, ['-e', script], 10_000);
+  return r.code === 0;
+}
+
 /** Resolves once the server greets on its port (or rejects with its output). */
-async function waitForGreeting(port: number, child: ChildProcess, output: () => string, ms = 15_000): Promise<void> {
+async function waitForGreeting(port: number, child: ChildProcess, output: () => string, ms = 15_000, host = '127.0.0.1', ns?: string): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`the FTP server exited (${child.exitCode ?? child.signalCode}) before greeting: ${output()}`);
     }
-    const greeted = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port });
+    const greeted = ns !== undefined ? await greetsIn(ns, host, port) : await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port });
       let text = '';
       const done = (ok: boolean): void => {
         s.destroy();
@@ -178,7 +198,7 @@ async function waitForGreeting(port: number, child: ChildProcess, output: () => 
       s.on('error', () => done(false));
     });
     if (greeted) return;
-    if (Date.now() > deadline) throw new Error(`the FTP server on 127.0.0.1:${port} did not greet within ${ms} ms: ${output()}`);
+    if (Date.now() > deadline) throw new Error(`the FTP server on ${host}:${port} did not greet within ${ms} ms: ${output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -283,13 +303,14 @@ export async function startVsftpd(t: AfterHook, opts: VsftpdOptions = {}): Promi
   const port = await freePort();
   const [pasvMin, pasvMax] = await freePortRange(24);
   const tls = opts.tls;
+  const host = opts.netns?.address ?? '127.0.0.1';
   const conf = [
-    'listen=YES', 'listen_ipv6=NO', 'background=NO', 'listen_address=127.0.0.1', `listen_port=${port}`,
+    'listen=YES', 'listen_ipv6=NO', 'background=NO', `listen_address=${host}`, `listen_port=${port}`,
     'anonymous_enable=YES', 'local_enable=NO', 'no_anon_password=YES', 'write_enable=YES',
     'anon_upload_enable=YES', 'anon_mkdir_write_enable=YES', 'anon_other_write_enable=YES',
     'anon_world_readable_only=NO', 'anon_umask=022', `anon_root=${root}`, `secure_chroot_dir=${empty}`,
     asRoot ? `ftp_username=${anon?.name ?? 'ftp'}` : 'run_as_launching_user=YES',
-    'pasv_enable=YES', `pasv_min_port=${pasvMin}`, `pasv_max_port=${pasvMax}`, 'pasv_address=127.0.0.1',
+    'pasv_enable=YES', `pasv_min_port=${pasvMin}`, `pasv_max_port=${pasvMax}`, `pasv_address=${opts.netns?.pasvAddress ?? host}`,
     'connect_from_port_20=NO', 'dirmessage_enable=NO', 'seccomp_sandbox=NO', 'isolate=NO', 'isolate_network=NO',
     `max_per_ip=${opts.maxPerIp ?? 0}`, 'max_clients=0', `anon_max_rate=${opts.maxRate ?? 0}`,
     'idle_session_timeout=600', 'data_connection_timeout=60',
@@ -303,14 +324,16 @@ export async function startVsftpd(t: AfterHook, opts: VsftpdOptions = {}): Promi
   const confFile = join(dir, 'vsftpd.conf');
   await writeFile(confFile, `${conf.join('\n')}\n`, { mode: 0o600 });
   // Without chroot (not root) FTP paths are the real paths: prefix them with the root.
-  const server = makeServer('vsftpd', root, asRoot ? '' : root, port, sessionUid, sessionGid, undefined, join(dir, 'vsftpd.log'));
+  const server = makeServer('vsftpd', root, asRoot ? '' : root, port, sessionUid, sessionGid, undefined, join(dir, 'vsftpd.log'),
+    host, [pasvMin, pasvMax]);
   await server.mkdir('/up');
-  const proc = launch(found.bin, [confFile]);
+  // `ip netns exec` execs the server: the process (group) is vsftpd's own.
+  const proc = opts.netns === undefined ? launch(found.bin, [confFile]) : launch('ip', ['netns', 'exec', opts.netns.name, found.bin, confFile]);
   t.after(async () => {
     await proc.stop();
     if (process.env['JP_KEEP_TMP'] === undefined) await rm(dir, { recursive: true, force: true });
   });
-  await waitForGreeting(port, proc.child, proc.output);
+  await waitForGreeting(port, proc.child, proc.output, 15_000, host, opts.netns?.name);
   await waitForNoSessions(proc.child);
   return { ...server, sessionProcesses: () => descendants(proc.child.pid ?? -1), stop: proc.stop };
 }
@@ -370,7 +393,7 @@ export async function startProftpd(t: AfterHook, opts: ProftpdOptions = {}): Pro
   const confFile = join(dir, 'proftpd.conf');
   await writeFile(confFile, `${conf.join('\n')}\n`, { mode: 0o644 });
   const server = makeServer('proftpd', root, prefix, port, uid, gid,
-    { user: LOGIN_USER, password: LOGIN_PASSWORD }, join(dir, 'proftpd.log'));
+    { user: LOGIN_USER, password: LOGIN_PASSWORD }, join(dir, 'proftpd.log'), '127.0.0.1', [pasvMin, pasvMax]);
   await server.mkdir('/up');
   const proc = launch(found.bin, ['-n', '-q', '-c', confFile]);
   t.after(async () => {
@@ -428,7 +451,7 @@ export async function startPureftpd(t: AfterHook, opts: PureftpdOptions = {}): P
     '-U', '022:022', '-c', '64', '-C', String(opts.maxPerIp ?? 64),
     ...(opts.tls === undefined ? [] : ['-Y', '3', '-2', `${opts.tls.cert},${opts.tls.key}`])];
   const server = makeServer('pure-ftpd', root, '', port, nobody.uid, nobody.gid,
-    { user: LOGIN_USER, password: LOGIN_PASSWORD }, join(dir, 'none.log'));
+    { user: LOGIN_USER, password: LOGIN_PASSWORD }, join(dir, 'none.log'), '127.0.0.1', [pasvMin, pasvMax]);
   await server.mkdir('/up');
   const proc = launch(found.bin, args);
   t.after(async () => {
@@ -442,18 +465,20 @@ export async function startPureftpd(t: AfterHook, opts: PureftpdOptions = {}): P
 
 function makeServer(
   kind: RealFtpKind, root: string, prefix: string, port: number, sessionUid: number, sessionGid: number,
-  login: { user: string; password: string } | undefined, logFile: string,
+  login: { user: string; password: string } | undefined, logFile: string, host: string, pasvPorts: readonly [number, number],
 ): Omit<RealFtpServer, 'sessionProcesses' | 'stop'> {
   const fileOf = (ftpPath: string): string => join(root, ftpPath);
   return {
     kind,
     port,
+    host,
+    pasvPorts,
     root,
     sessionUid,
     sessionGid,
     url(ftpPath: string, scheme: 'ftp' | 'ftps' = 'ftp'): string {
       const auth = login === undefined ? '' : `${encodeURIComponent(login.user)}:${encodeURIComponent(login.password)}@`;
-      return `${scheme}://${auth}127.0.0.1:${port}${encodePath(prefix + ftpPath)}`;
+      return `${scheme}://${auth}${host}:${port}${encodePath(prefix + ftpPath)}`;
     },
     fileOf,
     async mkdir(ftpPath: string, writable = true): Promise<string> {

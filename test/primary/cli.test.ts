@@ -135,6 +135,7 @@ describe('jp-primary-dev command', () => {
     ['bad --listen', ['--listen', 'nowhere'], /--listen "nowhere"/],
     ['missing certificate', ['-c', '/nonexistent/server.pem'], /\/nonexistent\/server\.pem/],
     ['bad --latency-ms', ['--latency-ms', 'soon'], /--latency-ms "soon"/],
+    ['zero --upload-window-ms', ['--upload-window-ms', '0'], /--upload-window-ms 0: expected a whole number of ms > 0/],
     ['unknown flag', ['--frobnicate'], /frobnicate/],
     ['--ftps without --ftp-listen', ['--ftps'], /--ftps needs --ftp-listen/],
   ];

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { JpError } from '../../src/core/errors.js';
 import { classify } from '../../src/core/classify.js';
 import { REGTIME_ATTRIBUTE, UPLOAD_KINDS, type StartUploadRequest } from '../../src/primary/api.js';
+import { startPrimaryDev } from '../../src/primary-dev/index.js';
 import { OWNER_ATTRIBUTE } from '../../src/primary-dev/ops.js';
 import { CLIENT2_SUBJECT, CLIENT_SUBJECT } from '../helpers/certs.js';
 import { startDevService, type DevService } from '../helpers/primary-dev.js';
@@ -158,6 +159,34 @@ describe('PrimaryClient against jp-primary-dev over mutual TLS', () => {
       if (l.op === 'CommitUpload') assert.equal(typeof l.destination, 'string');
       if (l.op === 'CommitUpload' && l.ok) assert.equal(typeof l.bytes, 'number');
     }
+  });
+});
+
+describe('jp-primary-dev --upload-window-ms', () => {
+  it('caps commitBefore: a StartUpload of the same file is refused (EEXIST) until the window passed, then accepted', async () => {
+    const svc = await startDevService({ uploadWindowMs: 400 });
+    try {
+      const c = svc.client();
+      const job = newJob();
+      await c.registerJob(job, CLIENT_SUBJECT);
+      const before = Date.now();
+      const r = await c.startUpload(upload(job));
+      const cb = r.commitBefore?.getTime() ?? 0;
+      assert.ok(cb >= before + 400 - 1000 && cb <= Date.now() + 400 + 1000, `commitBefore capped at now+400ms: ${r.commitBefore?.toISOString()}`);
+      await assert.rejects(c.startUpload(upload(job)), fault(17, 'File already stored or upload in progress'));
+      await new Promise((res) => setTimeout(res, 1_500)); // past the window (commitBefore has whole seconds)
+      const again = await c.startUpload(upload(job));
+      assert.equal(again.destination, r.destination);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('refuses a window that is not a whole number of ms > 0', async () => {
+    // refused before anything is read or made
+    const opts = { listen: '127.0.0.1:0', certFile: '/nonexistent', keyFile: '/nonexistent', caPath: '/nonexistent', dataDir: '/nonexistent' };
+    await assert.rejects(startPrimaryDev({ ...opts, uploadWindowMs: 0 }), /--upload-window-ms 0/);
+    await assert.rejects(startPrimaryDev({ ...opts, uploadWindowMs: 1.5 }), /--upload-window-ms 1.5/);
   });
 });
 
