@@ -210,9 +210,10 @@ async function p1(x: Ctx, v: P1Variant): Promise<boolean> {
   const clean = Object.values(left).every((v) => v === 0) && i.fault === 0 && i.ok === N;
   say(`  checks: ${i.ok} accepted by the service, ${i.fault} refused (duplicates would be EEXIST faults); ` +
     `left in spool: ${Object.entries(left).map(([k, v]) => `${k} ${v}`).join(', ')}; importer exit ${code}  ${clean && code === 0 ? 'OK' : 'PROBLEM'}`);
-  reportFigure({
-    id: v.id, measured: `${fix(rate, 0)} msg/s`, baseline: `${fix(baseRate, 0)} msg/s (bare keep-alive mTLS client)`, ratio: fix(ratio, 2), met: ratio >= 0.5,
-  });
+  const figure = { measured: `${fix(rate, 0)} msg/s`, baseline: `${fix(baseRate, 0)} msg/s (bare keep-alive mTLS client)`, ratio: fix(ratio, 2), met: ratio >= 0.5 };
+  // Literal ids: test/bench/figure-table.test.ts reads them from this source.
+  if (v.id === 'P1') reportFigure({ id: 'P1', ...figure });
+  else reportFigure({ id: 'P1g', ...figure });
   if (PROF !== undefined) await printProfiles(join(PROF, 'importer'), 'importer');
   return ratio >= 0.5 && clean;
 }
