@@ -257,7 +257,10 @@ test(`R10: ${N_REG} registrations and ${N_DUMP} dumps across three hosts through
     const max = (1 + DUMP_WORKERS) * 3 * Math.ceil(w.ms / FIRST_PROBE_MS) + CONCURRENCY + DUMP_WORKERS * 2 * FTP_CONNECTIONS + retransmits;
     const tried = w.connectAttempts + w.refusedNoRoute;
     assert.ok(tried <= max, `${name}: ${tried} connection attempts and refused packets in ${w.ms} ms (at most ${max}: no busy loop)`);
-    assert.ok(w.cpuS <= 0.05 * (w.ms / 1000), `${name}: importer CPU ${w.cpuS} s in ${w.ms} ms (≤ 5 %)`);
+    // CPU of all the importer's processes together (master + 1 + DUMP_WORKERS workers, each polling every 200 ms
+    // here, while another test file runs beside this one): 2.5 % of a core each; a busy loop takes most of a core.
+    const cpuMax = 0.025 * (2 + DUMP_WORKERS);
+    assert.ok(w.cpuS <= cpuMax * (w.ms / 1000), `${name}: importer CPU ${w.cpuS} s in ${w.ms} ms (≤ ${(cpuMax * 100).toFixed(1)} % of a core)`);
     assert.ok(w.logLines <= (5 * w.ms) / 1000, `${name}: ${w.logLines} log lines in ${w.ms} ms (≤ 5/s)`);
   }
   assert.ok(blackHole.connectAttempts + linkGone.connectAttempts + linkGone.refusedNoRoute >= 1, 'the importer did probe while partitioned');
