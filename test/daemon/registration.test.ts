@@ -88,7 +88,8 @@ test('service down: the worker holds the messages and probes with one on growing
   const gate = imp.logs.filter((l) => l['destination'] === 'unreachable');
   const delays = gate.map((l) => Date.parse(String(l['nextProbe'])) - Number(l['time']));
   assert.deepEqual(gate.map((l) => l['failures']).slice(0, 5), [1, 2, 3, 4, 5]);
-  assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] as number)), `probe delays grow: ${delays.join(', ')}`);
+  // Measured from the log line's time, a few ms after the gate took its clock: equal delays (at the cap) may differ by that.
+  assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] as number) - 10), `probe delays grow: ${delays.join(', ')}`);
   assert.ok((delays[3] as number) > (delays[0] as number) && delays.every((d) => d <= 1200), `capped at --retry-max: ${delays.join(', ')}`);
   assert.match(String(gate[0]?.['reason']), /ECONNREFUSED|connect/i);
   // every message kept: failed ones in post/ with their state (probes re-use them), the others untouched in new/
