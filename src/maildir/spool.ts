@@ -97,6 +97,11 @@ export class Spool extends DirQueue<PendingUpload> {
     return adoptLegacyWork(dirOf(this.root, LEGACY_WORK_DIR), this.dir('new'), minAgeMs, now, (from, dir, name) => this.moveNoClobber(from, dir, name));
   }
 
+  /** new/, and the C importer's work/: a message it holds there may come back to post/ with our retry state. */
+  protected override sidecarOwners(): string[] {
+    return [this.dir('new'), dirOf(this.root, LEGACY_WORK_DIR)];
+  }
+
   /** The daemon's housekeeping: work/ claims past --legacy-work-age (unless off), then the retry sidecars. */
   override async maintain(now = this.clock.now()): Promise<QueueMaintenance> {
     const legacy = this.legacyWorkAgeMs === null ? undefined : await this.adoptLegacyWork(this.legacyWorkAgeMs, now);

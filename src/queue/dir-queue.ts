@@ -285,8 +285,13 @@ export class DirQueue<P = unknown> implements MessageQueue<P> {
 
   /** Housekeeping: the retry-state sidecars of retry (./retry-sidecars.ts). */
   async maintain(now = this.clock.now()): Promise<QueueMaintenance> {
-    const sweep = await sweepRetrySidecars(this.layout.retry, now);
+    const sweep = await sweepRetrySidecars(this.layout.retry, now, { claimedDir: this.layout.claimed, elsewhere: this.sidecarOwners() });
     return { adopted: [], held: 0, sidecars: { renamed: sweep.renamed, orphansRemoved: sweep.orphansRemoved }, skipped: sweep.skipped };
+  }
+
+  /** Directories besides retry and claimed where a message keeps its name (its retry state stays while it is there). */
+  protected sidecarOwners(): string[] {
+    return [this.layout.incoming];
   }
 
   /**

@@ -145,7 +145,8 @@ test(`R14: the C importer and the daemon on one spool, ${N} registrations: each 
     // A message of ours the C importer took from post/ and delivered leaves its retry state behind: hidden, and swept a day later.
     const orphans = (await readdir(join(reg, 'post'))).filter((n) => !n.startsWith('.tmp-'));
     assert.ok(orphans.every((n) => messageOfRetryMeta(n) !== undefined), `only hidden retry state left in post/: ${orphans.join(' ')}`);
-    const sweep = await sweepRetrySidecars(join(reg, 'post'), Date.now() + ORPHAN_SIDECAR_AGE_MS + 60_000);
+    const sweep = await sweepRetrySidecars(join(reg, 'post'), Date.now() + ORPHAN_SIDECAR_AGE_MS + 60_000,
+      { claimedDir: join(reg, 'cur'), elsewhere: [join(reg, 'new'), join(reg, 'work')] });
     assert.equal(sweep.orphansRemoved, orphans.length, 'each is swept once old');
     assert.deepEqual(await readdir(join(reg, 'post')), []);
     t.diagnostic(`R14 seed ${seed}: ${N} messages; C importer delivered ${cOk} (${cRetried} failed-retry, ${cFromPost} taken from post/), `

@@ -4,7 +4,7 @@
  * read and renamed, and sidecars without their message swept.
  */
 import assert from 'node:assert/strict';
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Spool } from '../../src/maildir/spool.js';
@@ -72,8 +72,11 @@ test("an earlier version's visible sidecar is still read, replaced by the hidden
   assert.deepEqual(await all(join(root, 'post')), [], 'both sidecars go with the delivery');
 });
 
-test('sweep: visible sidecars become hidden (never replacing a newer hidden one); orphans go only when old', async (t) => {
-  const dir = await tempDir(t);
+test('sweep: visible sidecars become hidden (never replacing a newer hidden one); orphans go only when old and their message is nowhere', async (t) => {
+  const root = await tempDir(t);
+  const dir = join(root, 'post');
+  for (const d of ['post', 'cur', 'new', 'work']) await mkdir(join(root, d));
+  const places = { claimedDir: join(root, 'cur'), elsewhere: [join(root, 'new'), join(root, 'work')] };
   const now = Date.now();
   const put = async (name: string, text: string, ageMs = 0): Promise<void> => {
     await writeFile(join(dir, name), text);
@@ -90,11 +93,18 @@ test('sweep: visible sidecars become hidden (never replacing a newer hidden one)
   await put('e.meta', 'legacy orphan, old', ORPHAN_SIDECAR_AGE_MS + 60_000); // renamed, then removed as an old orphan
   await put('.tmp-1-2-3', 'a temporary'); // not ours to touch
   await put('x:1@h.meta', 'not a message name'); // left alone
-  const r = await sweepRetrySidecars(dir, now);
+  const old = ORPHAN_SIDECAR_AGE_MS + 60_000;
+  await put('.f.meta', 'claimed for long', old); // its message is being processed (claimed from post/) → kept
+  await writeFile(join(root, 'cur', 'f:4242@otherhost'), 'msg f');
+  await put('.g.meta', 'in new/', old); // its message is in new/ → kept
+  await writeFile(join(root, 'new', 'g'), 'msg g');
+  await put('.h.meta', 'held by the C importer', old); // its message is in work/ (may come back to post/) → kept
+  await writeFile(join(root, 'work', 'h'), 'msg h');
+  const r = await sweepRetrySidecars(dir, now, places);
   assert.deepEqual(r, { renamed: 3, orphansRemoved: 2, skipped: [] });
-  assert.deepEqual(await all(dir), ['.a.meta', '.b.meta', '.d.meta', '.tmp-1-2-3', 'a', 'b', 'x:1@h.meta']);
+  assert.deepEqual(await all(dir), ['.a.meta', '.b.meta', '.d.meta', '.f.meta', '.g.meta', '.h.meta', '.tmp-1-2-3', 'a', 'b', 'x:1@h.meta']);
   const { readFile } = await import('node:fs/promises');
   assert.equal(await readFile(join(dir, '.a.meta'), 'utf8'), 'old a');
   assert.equal(await readFile(join(dir, '.b.meta'), 'utf8'), 'new b', 'the newer hidden sidecar was kept');
-  assert.deepEqual(await sweepRetrySidecars(dir, now), { renamed: 0, orphansRemoved: 0, skipped: [] }, 'a second pass finds nothing');
+  assert.deepEqual(await sweepRetrySidecars(dir, now, places), { renamed: 0, orphansRemoved: 0, skipped: [] }, 'a second pass finds nothing');
 });
