@@ -129,9 +129,18 @@ export class DestinationGate {
     return change;
   }
 
-  /** Delay before the first probe (also the wait after a probe that found nothing due). */
-  get firstProbeMs(): number {
-    return this.policy.firstProbeMs;
+  /**
+   * A probe pass claimed nothing. `ranDry`: the scans found no candidate
+   * (else a claim was lost or refused: probe again at once). Dry and the
+   * queue `empty`: nothing is held, the gate goes idle (the change is
+   * returned). Dry with messages only not due yet: the next probe waits the
+   * first probe delay, so an empty pass is never repeated in a loop.
+   */
+  foundNothing(now: number, ranDry: boolean, empty: boolean): GateChange | undefined {
+    if (this.st !== 'probing') return undefined;
+    if (ranDry && empty) return this.idle();
+    this.probeNotSent(ranDry ? now + this.policy.firstProbeMs : undefined);
+    return undefined;
   }
 
   /** Record what one finished attempt said about the destination. */

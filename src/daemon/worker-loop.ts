@@ -28,61 +28,17 @@ import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../core/clock.js';
 import { classify } from '../core/classify.js';
 import { describeError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
 import { contactOf, type Outcome } from '../core/outcome.js';
-import type { ClaimedMessage, MessageQueue } from '../core/queue.js';
+import type { ClaimedMessage } from '../core/queue.js';
 import { peekJob } from '../messages/peek.js';
 import { Backoff, SkipList } from './backoff.js';
-import { DestinationGate, type GateChange, type GatePolicy, type GateSnapshot } from './destination-gate.js';
+import { DestinationGate, type GateSnapshot } from './destination-gate.js';
 import { Housekeeping } from './housekeeping.js';
-import type { MessageHandler } from '../core/handler.js';
 import { Waker } from './wake.js';
 
-export type WorkerState = 'starting' | 'running' | 'draining' | 'aborting' | 'stopped';
-
-import type { OutcomeCounts, OutcomeEvent } from '../core/outcome.js';
-
-export type { OutcomeCounts, OutcomeEvent };
-
-export interface WorkerLoopOptions {
-  queue: MessageQueue;
-  handler: MessageHandler;
-  log: Logger;
-  /**
-   * Messages handled at once (claimed, read, sent, not yet answered). Recording
-   * an outcome (file moves) does not hold a slot; at most as many again may be
-   * recording at the same time.
-   */
-  concurrency: number;
-  /** Poll interval (-t): the fallback when no watch event arrives. */
-  pollMs: number;
-  /** How often post/ is scanned for due retries. */
-  retryScanMs: number;
-  /** How often the queue's housekeeping runs (./housekeeping.ts; default a minute). */
-  housekeepingMs?: number;
-  clock?: Clock;
-  onOutcome?: (e: OutcomeEvent) => void;
-  /** Called once the queue is initialised, recovered and watched. */
-  onReady?: () => void;
-  /**
-   * Called when recording an outcome failed and the message could not even
-   * be returned to the queue (the worker should exit so its claims are
-   * recovered). A failure that returning the message survives is not fatal.
-   */
-  onFatal?: (err: unknown) => void;
-  /** Hold messages while the destination does not answer (absent: every message is tried on its own). */
-  gate?: GatePolicy;
-  /** Called when the gate closes (also again after each failed probe) and when it reopens. */
-  onGateChange?: (change: GateChange, gate: GateSnapshot) => void;
-  /** How long a message that cannot be claimed or recorded is first left alone (doubling to an hour). Default 30 s. */
-  holdBackMs?: number;
-}
-
-/** Passes that fail as a whole wait pollMs, doubling up to this. */
-export const PASS_BACKOFF_CAP_MS = 60_000;
-/** A message that cannot be claimed or recorded is left alone this long, doubling up to MESSAGE_SKIP_CAP_MS. */
-export const MESSAGE_SKIP_FIRST_MS = 30_000;
-export const MESSAGE_SKIP_CAP_MS = 3_600_000;
+export { MESSAGE_SKIP_CAP_MS, MESSAGE_SKIP_FIRST_MS, PASS_BACKOFF_CAP_MS } from './worker-loop-options.js';
+export type { OutcomeCounts, OutcomeEvent, WorkerLoopOptions, WorkerState } from './worker-loop-options.js';
+import { MESSAGE_SKIP_CAP_MS, MESSAGE_SKIP_FIRST_MS, PASS_BACKOFF_CAP_MS, type OutcomeCounts, type WorkerLoopOptions, type WorkerState } from './worker-loop-options.js';
 
 export class WorkerLoop {
   state: WorkerState = 'starting';
@@ -262,25 +218,13 @@ export class WorkerLoop {
     return claimed;
   }
 
-  /**
-   * A probe pass claimed nothing. When the scans ran dry and the queue is
-   * empty, nothing is held: the gate opens (idle). Messages that are only
-   * not due yet: the next probe waits the first probe delay (never a pass
-   * repeated in a loop). Otherwise (a claim lost or refused): probe again.
-   */
+  /** A probe pass claimed nothing: the gate decides from whether the scans ran dry and the queue is empty. */
   private async probeFoundNothing(now: number, ranDry: boolean): Promise<void> {
     const gate = this.gate;
     if (gate === undefined || gate.state !== 'probing') return;
-    if (!ranDry) {
-      gate.probeNotSent();
-      return;
-    }
-    const empty = await this.o.queue.isEmpty?.().catch(() => false);
-    const change = empty === true ? gate.idle() : undefined;
-    if (change === undefined) {
-      gate.probeNotSent(now + gate.firstProbeMs);
-      return;
-    }
+    const empty = ranDry && (await this.o.queue.isEmpty?.().catch(() => false)) === true;
+    const change = gate.foundNothing(now, ranDry, empty);
+    if (change === undefined) return;
     logGateChange(this.o.log, change, { spool: this.o.queue.root });
     this.o.onGateChange?.(change, gate.snapshot());
   }

@@ -9,7 +9,8 @@ type Step =
   | { at: number; admit: number; expect: Admission; state: GateState }
   | { at: number; record: Contact | undefined; change: 'closed' | 'reopened' | undefined; state: GateState; nextProbeAt?: number }
   | { at: number; probeNotSent: true; retryAt?: number; state: GateState }
-  | { at: number; idle: 'idle' | undefined; state: GateState };
+  | { at: number; idle: 'idle' | undefined; state: GateState }
+  | { at: number; foundNothing: { ranDry: boolean; empty: boolean }; change: 'idle' | undefined; state: GateState; nextProbeAt?: number };
 
 const CASES: { name: string; steps: Step[] }[] = [
   {
@@ -77,6 +78,19 @@ const CASES: { name: string; steps: Step[] }[] = [
     ],
   },
   {
+    name: 'a probe pass that found nothing: a lost claim probes again at once, nothing due waits the first delay, an empty queue goes idle',
+    steps: [
+      { at: 0, record: 'unreachable', change: 'closed', state: 'closed', nextProbeAt: 100 },
+      { at: 100, admit: 0, expect: 'probe', state: 'probing' },
+      { at: 100, foundNothing: { ranDry: false, empty: false }, change: undefined, state: 'closed', nextProbeAt: 100 },
+      { at: 101, admit: 0, expect: 'probe', state: 'probing' },
+      { at: 101, foundNothing: { ranDry: true, empty: false }, change: undefined, state: 'closed', nextProbeAt: 201 },
+      { at: 150, admit: 0, expect: 'none', state: 'closed' },
+      { at: 201, admit: 0, expect: 'probe', state: 'probing' },
+      { at: 201, foundNothing: { ranDry: true, empty: true }, change: 'idle', state: 'open' },
+    ],
+  },
+  {
     name: 'a probe that found no message goes back to closed and may probe again',
     steps: [
       { at: 0, record: 'unreachable', change: 'closed', state: 'closed', nextProbeAt: 100 },
@@ -95,6 +109,10 @@ for (const c of CASES) {
       if ('admit' in s) assert.equal(g.admit(s.at, s.admit), s.expect, where);
       else if ('probeNotSent' in s) g.probeNotSent(s.retryAt);
       else if ('idle' in s) assert.equal(g.idle()?.kind, s.idle, where);
+      else if ('foundNothing' in s) {
+        assert.equal(g.foundNothing(s.at, s.foundNothing.ranDry, s.foundNothing.empty)?.kind, s.change, where);
+        if (s.nextProbeAt !== undefined) assert.equal(g.snapshot().nextProbeAt, s.nextProbeAt, where);
+      }
       else {
         const change = g.record(s.record, s.at, 'why');
         assert.equal(change?.kind, s.change, where);
